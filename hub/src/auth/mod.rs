@@ -1,0 +1,139 @@
+//! Tenants, users, credentials and who may do what.
+//!
+//! A bearer token decides the tenant and the actor: a personal access token is a USER (admin or
+//! member), an API key of kind `ai` is an AI, a device token is a DEVICE. Tokens are random,
+//! shown once and stored only as SHA-256 hashes. [`Actor`] is an axum extractor, so a handler
+//! that takes one cannot run unauthenticated, and every store function takes the tenant id it
+//! yields. The permission rules of API.md ("Who may do what") live in [`policy`].
+//!
+//! Files: `store.rs` (SQL), `tokens.rs` (generation and hashing), `policy.rs` (rules).
+
+pub mod policy;
+pub mod store;
+pub mod tokens;
+
+use axum::{
+    extract::FromRequestParts,
+    http::{header, request::Parts},
+};
+use serde::{Deserialize, Serialize};
+use shared::{ActorType, ErrorCode};
+
+use crate::{AppState, db::DbError, error::ApiError};
+
+/// A user's role inside a tenant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Manages resources, settings and everyone's meetings.
+    Admin,
+    /// Books and manages their own meetings.
+    Member,
+}
+
+impl Role {
+    /// The stored spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Member => "member",
+        }
+    }
+
+    /// Reads the stored spelling.
+    pub fn parse(text: &str) -> Option<Role> {
+        match text {
+            "admin" => Some(Role::Admin),
+            "member" => Some(Role::Member),
+            _ => None,
+        }
+    }
+}
+
+/// Who is calling: the tenant and the actor, from the bearer token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    /// The tenant every query of this request is scoped to.
+    pub tenant_id: String,
+    /// USER, AI or DEVICE.
+    pub actor_type: ActorType,
+    /// The user id for USER; the credential id for AI and DEVICE.
+    pub id: String,
+    /// The role, for USER actors.
+    pub role: Option<Role>,
+}
+
+impl Actor {
+    /// True for a USER with the admin role.
+    pub fn is_admin(&self) -> bool {
+        self.role == Some(Role::Admin)
+    }
+}
+
+/// Why a caller could not be identified or may not act.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// No token, an unknown one, a revoked or an expired one.
+    #[error("missing or invalid credentials")]
+    Unauthenticated,
+    /// The actor's role does not allow the action.
+    #[error("forbidden: {0}")]
+    Forbidden(&'static str),
+    /// A field of a tenant, user or key is malformed.
+    #[error("invalid {field}: {problem}")]
+    Invalid {
+        /// Which field.
+        field: &'static str,
+        /// What is wrong with it.
+        problem: &'static str,
+    },
+    /// The tenant does not exist.
+    #[error("tenant not found")]
+    TenantNotFound,
+    /// Storage failed.
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl From<sqlx::Error> for AuthError {
+    fn from(err: sqlx::Error) -> Self {
+        AuthError::Db(DbError::classify(err))
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(err: AuthError) -> Self {
+        match err {
+            AuthError::Unauthenticated => ApiError::unauthenticated(),
+            AuthError::Forbidden(sentence) => ApiError::new(ErrorCode::Forbidden, sentence),
+            AuthError::Invalid { field, problem } => {
+                ApiError::validation(vec![crate::error::FieldError::new(field, problem)])
+            }
+            AuthError::TenantNotFound => ApiError::not_found("tenant"),
+            AuthError::Db(db) => db.into(),
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Actor {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token = bearer_token(parts).ok_or_else(ApiError::unauthenticated)?;
+        let actor = store::authenticate(&state.db, token).await?;
+        let span = tracing::Span::current();
+        span.record("tenant_id", actor.tenant_id.as_str());
+        span.record("actor_type", actor.actor_type.as_str());
+        span.record("actor_id", actor.id.as_str());
+        Ok(actor)
+    }
+}
+
+fn bearer_token(parts: &Parts) -> Option<&str> {
+    let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
+        .filter(|t| !t.is_empty())
+}

@@ -1,0 +1,298 @@
+//! SQL of tenants, users and credentials. Every function that reads tenant data takes the
+//! tenant id, so a caller cannot forget it.
+
+use chrono::Utc;
+use serde::Serialize;
+use shared::ActorType;
+use sqlx::Row;
+
+use super::{
+    Actor, AuthError, Role,
+    tokens::{self, TokenKind},
+};
+use crate::db::{Db, new_id, timestamp};
+
+/// A tenant: one organisation, fully isolated from the others.
+#[derive(Debug, Clone, Serialize)]
+pub struct Tenant {
+    /// Stable id.
+    pub id: String,
+    /// Short name used on the command line.
+    pub slug: String,
+    /// Display name.
+    pub name: String,
+}
+
+/// A person in a tenant.
+#[derive(Debug, Clone, Serialize)]
+pub struct User {
+    /// Stable id; the actor id of their requests.
+    pub id: String,
+    /// The tenant they belong to.
+    pub tenant_id: String,
+    /// Their email, unique in the tenant.
+    pub email: String,
+    /// What they may do.
+    pub role: Role,
+}
+
+/// A freshly issued secret: the only moment the token exists in clear.
+#[derive(Debug)]
+pub struct IssuedToken {
+    /// The credential's id (the actor id of an API key).
+    pub credential_id: String,
+    /// The token itself; show it once, never store or log it.
+    pub token: String,
+}
+
+/// Creates a tenant; the slug is lower-case letters, digits and dashes.
+pub async fn create_tenant(db: &Db, slug: &str, name: &str) -> Result<Tenant, AuthError> {
+    validate_slug(slug)?;
+    let tenant = Tenant {
+        id: new_id(),
+        slug: slug.to_string(),
+        name: name.to_string(),
+    };
+    sqlx::query("INSERT INTO tenants (id, slug, name, created_at) VALUES ($1, $2, $3, $4)")
+        .bind(&tenant.id)
+        .bind(&tenant.slug)
+        .bind(&tenant.name)
+        .bind(timestamp(Utc::now()))
+        .execute(db.pool())
+        .await?;
+    Ok(tenant)
+}
+
+/// Finds a tenant by its slug.
+pub async fn tenant_by_slug(db: &Db, slug: &str) -> Result<Tenant, AuthError> {
+    let row = sqlx::query("SELECT id, slug, name FROM tenants WHERE slug = $1")
+        .bind(slug)
+        .fetch_optional(db.pool())
+        .await?
+        .ok_or(AuthError::TenantNotFound)?;
+    Ok(Tenant {
+        id: row.try_get("id")?,
+        slug: row.try_get("slug")?,
+        name: row.try_get("name")?,
+    })
+}
+
+/// Adds a user to a tenant.
+pub async fn create_user(
+    db: &Db,
+    tenant_id: &str,
+    email: &str,
+    role: Role,
+) -> Result<User, AuthError> {
+    let email = normalize_email(email)?;
+    let user = User {
+        id: new_id(),
+        tenant_id: tenant_id.to_string(),
+        email,
+        role,
+    };
+    sqlx::query(
+        "INSERT INTO users (id, tenant_id, email, role, created_at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(&user.id)
+    .bind(&user.tenant_id)
+    .bind(&user.email)
+    .bind(role.as_str())
+    .bind(timestamp(Utc::now()))
+    .execute(db.pool())
+    .await?;
+    Ok(user)
+}
+
+/// Finds a user of the tenant by id.
+pub async fn user_by_id(db: &Db, tenant_id: &str, user_id: &str) -> Result<User, AuthError> {
+    let row = sqlx::query("SELECT id, email, role FROM users WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant_id)
+        .bind(user_id)
+        .fetch_optional(db.pool())
+        .await?
+        .ok_or(AuthError::Db(crate::db::DbError::NotFound))?;
+    let role: String = row.try_get("role")?;
+    Ok(User {
+        id: row.try_get("id")?,
+        tenant_id: tenant_id.to_string(),
+        email: row.try_get("email")?,
+        role: Role::parse(&role).unwrap_or(Role::Member),
+    })
+}
+
+/// Finds a user of the tenant by email.
+pub async fn user_by_email(db: &Db, tenant_id: &str, email: &str) -> Result<User, AuthError> {
+    let email = normalize_email(email)?;
+    let id: String = sqlx::query_scalar("SELECT id FROM users WHERE tenant_id = $1 AND email = $2")
+        .bind(tenant_id)
+        .bind(&email)
+        .fetch_optional(db.pool())
+        .await?
+        .ok_or(AuthError::Db(crate::db::DbError::NotFound))?;
+    user_by_id(db, tenant_id, &id).await
+}
+
+/// Issues a personal access token for a user.
+pub async fn issue_personal_token(
+    db: &Db,
+    user: &User,
+    name: &str,
+) -> Result<IssuedToken, AuthError> {
+    insert_credential(
+        db,
+        &user.tenant_id,
+        TokenKind::Personal,
+        ActorType::User,
+        Some(&user.id),
+        name,
+    )
+    .await
+}
+
+/// Issues an API key acting as the given actor type (today only AI).
+pub async fn issue_api_key(
+    db: &Db,
+    tenant_id: &str,
+    name: &str,
+    actor_type: ActorType,
+) -> Result<IssuedToken, AuthError> {
+    if actor_type != ActorType::Ai {
+        return Err(AuthError::Invalid {
+            field: "actor",
+            problem: "API keys act as ai",
+        });
+    }
+    insert_credential(db, tenant_id, TokenKind::ApiKey, actor_type, None, name).await
+}
+
+async fn insert_credential(
+    db: &Db,
+    tenant_id: &str,
+    kind: TokenKind,
+    actor_type: ActorType,
+    user_id: Option<&str>,
+    name: &str,
+) -> Result<IssuedToken, AuthError> {
+    let issued = IssuedToken {
+        credential_id: new_id(),
+        token: tokens::generate(kind),
+    };
+    sqlx::query(
+        "INSERT INTO credentials (id, tenant_id, kind, actor_type, user_id, name, token_hash, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(&issued.credential_id)
+    .bind(tenant_id)
+    .bind(kind.stored_kind())
+    .bind(actor_type.as_str())
+    .bind(user_id)
+    .bind(name)
+    .bind(tokens::hash(&issued.token))
+    .bind(timestamp(Utc::now()))
+    .execute(db.pool())
+    .await?;
+    Ok(issued)
+}
+
+/// Revokes a credential of the tenant at once.
+pub async fn revoke_credential(
+    db: &Db,
+    tenant_id: &str,
+    credential_id: &str,
+) -> Result<(), AuthError> {
+    let done = sqlx::query(
+        "UPDATE credentials SET revoked_at = $1 WHERE tenant_id = $2 AND id = $3 AND revoked_at IS NULL",
+    )
+    .bind(timestamp(Utc::now()))
+    .bind(tenant_id)
+    .bind(credential_id)
+    .execute(db.pool())
+    .await?;
+    if done.rows_affected() == 0 {
+        return Err(AuthError::Db(crate::db::DbError::NotFound));
+    }
+    Ok(())
+}
+
+/// Resolves a bearer token to its actor; unknown, revoked and expired tokens are refused alike.
+pub async fn authenticate(db: &Db, token: &str) -> Result<Actor, AuthError> {
+    let row = sqlx::query(
+        "SELECT c.id, c.tenant_id, c.actor_type, c.user_id, u.role \
+         FROM credentials c LEFT JOIN users u ON u.id = c.user_id AND u.tenant_id = c.tenant_id \
+         WHERE c.token_hash = $1 AND c.revoked_at IS NULL \
+           AND (c.expires_at IS NULL OR c.expires_at > $2)",
+    )
+    .bind(tokens::hash(token))
+    .bind(timestamp(Utc::now()))
+    .fetch_optional(db.pool())
+    .await?
+    .ok_or(AuthError::Unauthenticated)?;
+    let actor_type: String = row.try_get("actor_type")?;
+    let actor_type = ActorType::parse(&actor_type).ok_or(AuthError::Unauthenticated)?;
+    let credential_id: String = row.try_get("id")?;
+    let user_id: Option<String> = row.try_get("user_id")?;
+    let role: Option<String> = row.try_get("role")?;
+    Ok(Actor {
+        tenant_id: row.try_get("tenant_id")?,
+        actor_type,
+        id: user_id.unwrap_or(credential_id),
+        role: role.as_deref().and_then(Role::parse),
+    })
+}
+
+fn validate_slug(slug: &str) -> Result<(), AuthError> {
+    let well_formed = (2..=63).contains(&slug.len())
+        && slug
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !slug.starts_with('-')
+        && !slug.ends_with('-');
+    if well_formed {
+        Ok(())
+    } else {
+        Err(AuthError::Invalid {
+            field: "slug",
+            problem: "use 2 to 63 lower-case letters, digits and dashes",
+        })
+    }
+}
+
+/// Lower-cases and checks an email address enough to catch typos; delivery is the real test.
+pub fn normalize_email(email: &str) -> Result<String, AuthError> {
+    let email = email.trim().to_ascii_lowercase();
+    let valid = email.len() <= 254
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !domain.contains('@')
+        })
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control());
+    if valid {
+        Ok(email)
+    } else {
+        Err(AuthError::Invalid {
+            field: "email",
+            problem: "not an email address",
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_and_emails_are_checked() {
+        assert!(validate_slug("demo").is_ok());
+        assert!(validate_slug("acme-2").is_ok());
+        assert!(validate_slug("Acme").is_err());
+        assert!(validate_slug("-x").is_err());
+        assert_eq!(normalize_email(" Ana@Example.com ").ok().as_deref(), Some("ana@example.com"));
+        assert!(normalize_email("ana@localhost").is_err());
+        assert!(normalize_email("a b@example.com").is_err());
+        assert!(normalize_email("@example.com").is_err());
+    }
+}

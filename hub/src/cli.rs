@@ -1,0 +1,60 @@
+//! Administrative commands (`hub tenant create`, `hub user create`, `hub apikey create`). They
+//! work on the database directly, so they run while a hub serves the same database, and print
+//! the secret alone on the last line of standard output.
+
+use shared::ActorType;
+
+use crate::{
+    auth::{AuthError, Role, store},
+    db::Db,
+};
+
+/// What a command printed: informational lines, then the secret (if any) last.
+#[derive(Debug, Default)]
+pub struct Output {
+    /// Lines to print first.
+    pub lines: Vec<String>,
+    /// The secret, printed alone on the last line.
+    pub secret: Option<String>,
+}
+
+/// `hub tenant create SLUG`.
+pub async fn create_tenant(db: &Db, slug: &str, name: Option<&str>) -> Result<Output, AuthError> {
+    let tenant = store::create_tenant(db, slug, name.unwrap_or(slug)).await?;
+    Ok(Output {
+        lines: vec![format!("tenant {} created with id {}", tenant.slug, tenant.id)],
+        secret: None,
+    })
+}
+
+/// `hub user create --tenant SLUG --email E --role R`: prints a personal access token.
+pub async fn create_user(db: &Db, tenant: &str, email: &str, role: Role) -> Result<Output, AuthError> {
+    let tenant = store::tenant_by_slug(db, tenant).await?;
+    let user = store::create_user(db, &tenant.id, email, role).await?;
+    let issued = store::issue_personal_token(db, &user, "cli").await?;
+    Ok(Output {
+        lines: vec![
+            format!("user {} ({}) created with id {}", user.email, role.as_str(), user.id),
+            "personal access token (shown once):".into(),
+        ],
+        secret: Some(issued.token),
+    })
+}
+
+/// `hub apikey create --tenant SLUG --name N --actor ai`: prints the key.
+pub async fn create_api_key(
+    db: &Db,
+    tenant: &str,
+    name: &str,
+    actor: ActorType,
+) -> Result<Output, AuthError> {
+    let tenant = store::tenant_by_slug(db, tenant).await?;
+    let issued = store::issue_api_key(db, &tenant.id, name, actor).await?;
+    Ok(Output {
+        lines: vec![
+            format!("API key {name} created with id {}", issued.credential_id),
+            "key (shown once):".into(),
+        ],
+        secret: Some(issued.token),
+    })
+}

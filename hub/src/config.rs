@@ -1,0 +1,237 @@
+//! Configuration, layered: built-in defaults, then `corbi.toml` (or the file named by
+//! `CORBI_CONFIG`), then environment variables. Every key is documented where it is declared,
+//! and `hub default-config` prints [`DEFAULT_CONFIG_TOML`] as a commented example.
+//! Secrets are wrapped in [`Secret`] so that `Debug` and logs never show them.
+
+use std::{fmt, net::SocketAddr, path::PathBuf, time::Duration};
+
+use figment::{
+    Figment,
+    providers::{Env, Format, Serialized, Toml},
+};
+use serde::{Deserialize, Serialize};
+
+/// A value that must never be printed: `Debug` and `Display` show `***`.
+#[derive(Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The secret itself, for the one place that has to use it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// The hub's configuration; see [`DEFAULT_CONFIG_TOML`] for every key with its meaning.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// `DATABASE_URL`: `sqlite://corbi.db` (embedded, created if missing) or `postgres://…`.
+    /// Secret because a PostgreSQL URL may carry a password.
+    pub database_url: Secret,
+    /// `BIND`: address of the HTTP API; port 0 picks a free port.
+    pub bind: SocketAddr,
+    /// `PUBLIC_URL`: the URL people and Google use to reach this hub (links, OAuth redirects,
+    /// webhooks). Empty means `http://{BIND}`.
+    pub public_url: String,
+    /// `MQTT_URL`: an external broker (`mqtt://host:1883`); empty runs the embedded broker.
+    pub mqtt_url: String,
+    /// `MQTT_BIND`: address of the embedded broker.
+    pub mqtt_bind: SocketAddr,
+    /// `MAX_BODY_BYTES`: requests with a larger body are refused with 413.
+    pub max_body_bytes: usize,
+    /// `LOG_FORMAT`: `text` for people, `json` for log shippers.
+    pub log_format: String,
+    /// Background job runner settings.
+    pub jobs: JobsConfig,
+}
+
+/// How the durable job queue runs in this process.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct JobsConfig {
+    /// `JOBS_WORKERS`: jobs run at once by this process; 0 runs no worker (API-only replica).
+    pub workers: usize,
+    /// `JOBS_POLL_MS`: how often an idle worker looks for due jobs written by other processes.
+    pub poll_ms: u64,
+    /// `JOBS_LEASE_SECS`: a claimed job not finished within this time is taken again by
+    /// another worker (its first runner is presumed dead).
+    pub lease_secs: u64,
+    /// `JOBS_MAX_ATTEMPTS`: attempts before a job is dead-lettered.
+    pub max_attempts: u32,
+    /// `JOBS_BACKOFF_BASE_MS`: delay before the first retry; doubles each attempt, with jitter.
+    pub backoff_base_ms: u64,
+    /// `JOBS_BACKOFF_MAX_SECS`: the longest delay between two attempts.
+    pub backoff_max_secs: u64,
+}
+
+impl Default for JobsConfig {
+    fn default() -> Self {
+        JobsConfig {
+            workers: 4,
+            poll_ms: 1000,
+            lease_secs: 300,
+            max_attempts: 8,
+            backoff_base_ms: 2000,
+            backoff_max_secs: 3600,
+        }
+    }
+}
+
+impl JobsConfig {
+    /// The lease as a duration.
+    pub fn lease(&self) -> Duration {
+        Duration::from_secs(self.lease_secs)
+    }
+
+    /// The idle poll interval as a duration.
+    pub fn poll_interval(&self) -> Duration {
+        Duration::from_millis(self.poll_ms)
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            database_url: Secret::new("sqlite://corbi.db"),
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: String::new(),
+            mqtt_url: String::new(),
+            mqtt_bind: SocketAddr::from(([127, 0, 0, 1], 1883)),
+            max_body_bytes: 1024 * 1024,
+            log_format: "text".into(),
+            jobs: JobsConfig::default(),
+        }
+    }
+}
+
+/// A commented example of every key, printed by `hub default-config`.
+pub const DEFAULT_CONFIG_TOML: &str = r#"# CORBI hub configuration. Every key can also be set by the environment variable in
+# brackets, which wins over this file. Put this file at ./corbi.toml or point CORBI_CONFIG at it.
+
+# [DATABASE_URL] sqlite://corbi.db (embedded, created if missing) or postgres://user@host/db
+database_url = "sqlite://corbi.db"
+# [BIND] address of the HTTP API; port 0 picks a free port
+bind = "127.0.0.1:8080"
+# [PUBLIC_URL] URL people and Google use to reach this hub; empty means http://{bind}
+public_url = ""
+# [MQTT_URL] external broker such as mqtt://127.0.0.1:1883; empty runs the embedded broker
+mqtt_url = ""
+# [MQTT_BIND] address of the embedded broker
+mqtt_bind = "127.0.0.1:1883"
+# [MAX_BODY_BYTES] larger request bodies are refused with 413
+max_body_bytes = 1048576
+# [LOG_FORMAT] text or json
+log_format = "text"
+
+[jobs]
+# [JOBS_WORKERS] jobs run at once by this process; 0 runs none (API-only replica)
+workers = 4
+# [JOBS_POLL_MS] how often an idle worker looks for jobs written by other processes
+poll_ms = 1000
+# [JOBS_LEASE_SECS] a claimed job unfinished after this long is run again elsewhere
+lease_secs = 300
+# [JOBS_MAX_ATTEMPTS] attempts before a job is dead-lettered
+max_attempts = 8
+# [JOBS_BACKOFF_BASE_MS] first retry delay; doubles per attempt, with jitter
+backoff_base_ms = 2000
+# [JOBS_BACKOFF_MAX_SECS] longest delay between attempts
+backoff_max_secs = 3600
+"#;
+
+/// Why the configuration could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {0}")]
+pub struct ConfigError(#[from] Box<figment::Error>);
+
+/// Environment variables that map onto nested keys (`JOBS_WORKERS` → `jobs.workers`).
+const NESTED_ENV: &[(&str, &str)] = &[
+    ("JOBS_WORKERS", "jobs.workers"),
+    ("JOBS_POLL_MS", "jobs.poll_ms"),
+    ("JOBS_LEASE_SECS", "jobs.lease_secs"),
+    ("JOBS_MAX_ATTEMPTS", "jobs.max_attempts"),
+    ("JOBS_BACKOFF_BASE_MS", "jobs.backoff_base_ms"),
+    ("JOBS_BACKOFF_MAX_SECS", "jobs.backoff_max_secs"),
+];
+
+/// Top-level keys read from the environment under their upper-case names.
+const TOP_ENV: &[&str] = &[
+    "DATABASE_URL",
+    "BIND",
+    "PUBLIC_URL",
+    "MQTT_URL",
+    "MQTT_BIND",
+    "MAX_BODY_BYTES",
+    "LOG_FORMAT",
+];
+
+impl Config {
+    /// Loads defaults, then the config file, then the environment.
+    pub fn load() -> Result<Config, ConfigError> {
+        let file = std::env::var("CORBI_CONFIG")
+            .map(PathBuf::from)
+            .unwrap_or_else(|_| PathBuf::from("corbi.toml"));
+        Config::figment(file).extract().map_err(|e| ConfigError(Box::new(e)))
+    }
+
+    fn figment(file: PathBuf) -> Figment {
+        let nested = Env::raw()
+            .filter(|key| NESTED_ENV.iter().any(|(env, _)| key.as_str() == *env))
+            .map(|key| {
+                let path = NESTED_ENV
+                    .iter()
+                    .find(|(env, _)| key.as_str() == *env)
+                    .map_or(key.as_str(), |(_, path)| path);
+                path.to_string().into()
+            });
+        Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::file(file))
+            .merge(Env::raw().only(TOP_ENV).map(|k| k.as_str().to_lowercase().into()))
+            .merge(nested)
+    }
+
+    /// The base URL under which this hub is reached from outside.
+    pub fn public_base_url(&self, bound: SocketAddr) -> String {
+        if self.public_url.is_empty() {
+            format!("http://{bound}")
+        } else {
+            self.public_url.trim_end_matches('/').to_string()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_commented_example_parses_to_the_defaults() {
+        let parsed: Config = Figment::from(Toml::string(DEFAULT_CONFIG_TOML))
+            .extract()
+            .expect("example parses");
+        let defaults = Config::default();
+        assert_eq!(parsed.database_url.expose(), defaults.database_url.expose());
+        assert_eq!(parsed.bind, defaults.bind);
+        assert_eq!(parsed.jobs.lease_secs, defaults.jobs.lease_secs);
+        assert_eq!(parsed.max_body_bytes, defaults.max_body_bytes);
+    }
+
+    #[test]
+    fn secrets_do_not_show_in_debug() {
+        let secret = Secret::new("hunter2");
+        assert_eq!(format!("{secret:?}"), "***");
+        assert_eq!(secret.expose(), "hunter2");
+    }
+}

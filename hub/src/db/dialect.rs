@@ -1,0 +1,30 @@
+//! The SQL that must differ between SQLite and PostgreSQL, side by side.
+
+use super::Backend;
+
+/// Claims up to `$4` due jobs for lock token `$1` until `$2` (now is `$3`): queued jobs whose
+/// time has come, and running jobs whose lease expired (their runner died). On PostgreSQL,
+/// `FOR UPDATE SKIP LOCKED` lets several hub processes claim at once without ever taking the
+/// same row; SQLite runs one writer at a time, so the plain statement is already exclusive.
+pub fn claim_jobs(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Postgres => {
+            "UPDATE jobs SET state = 'running', attempts = attempts + 1, lock_token = $1, \
+                    locked_until = $2, updated_at = $3 \
+             WHERE id IN (SELECT id FROM jobs \
+                          WHERE (state = 'queued' AND run_at <= $3) \
+                             OR (state = 'running' AND locked_until <= $3) \
+                          ORDER BY run_at LIMIT $4 FOR UPDATE SKIP LOCKED) \
+             RETURNING id, tenant_id, kind, payload, attempts, max_attempts"
+        }
+        Backend::Sqlite => {
+            "UPDATE jobs SET state = 'running', attempts = attempts + 1, lock_token = $1, \
+                    locked_until = $2, updated_at = $3 \
+             WHERE id IN (SELECT id FROM jobs \
+                          WHERE (state = 'queued' AND run_at <= $3) \
+                             OR (state = 'running' AND locked_until <= $3) \
+                          ORDER BY run_at LIMIT $4) \
+             RETURNING id, tenant_id, kind, payload, attempts, max_attempts"
+        }
+    }
+}

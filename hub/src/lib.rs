@@ -1,0 +1,243 @@
+//! The CORBI hub: a cloud service that makes people, rooms and devices schedulable through
+//! Google Calendar, serving people, admins, AI voice agents and room devices.
+//!
+//! Layout: one module per capability, each owning its routes, SQL and error type —
+//! [`config`], [`db`], [`auth`], [`settings`], [`jobs`], [`observability`], plus [`error`] (the
+//! contract's error answer), [`cli`] (administrative commands) and [`demo`]. [`app`] builds the
+//! router and [`Hub::start`] runs a whole hub (HTTP server and job runners), so `main.rs` only
+//! wires and tests start real hubs on port 0.
+
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod error;
+pub mod jobs;
+pub mod observability;
+pub mod settings;
+
+use std::{net::SocketAddr, sync::Arc};
+
+use axum::{
+    Json, Router,
+    extract::{DefaultBodyLimit, State},
+    http::{StatusCode, header},
+    middleware,
+    response::IntoResponse,
+    routing::get,
+};
+use tokio::{net::TcpListener, task::JoinHandle};
+use tokio_util::sync::CancellationToken;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::{
+    config::Config,
+    db::{Db, DbError},
+    jobs::{Queue, Registry},
+    observability::Metrics,
+};
+
+/// What every handler can reach; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// The database.
+    pub db: Db,
+    /// The durable job queue (and outbox).
+    pub jobs: Queue,
+    /// This hub's metrics.
+    pub metrics: Arc<Metrics>,
+    /// The configuration it runs with.
+    pub config: Arc<Config>,
+    /// The URL under which the hub is reached from outside.
+    pub public_url: Arc<str>,
+}
+
+/// The OpenAPI document's header; paths are collected from the handlers.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "CORBI hub API", version = "1", description = "Rooms, devices and meetings in two-way sync with Google Calendar. Errors: {\"error\": {code, message, details, correlation_id}}."),
+    modifiers(&BearerAuth)
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        openapi.security = Some(vec![utoipa::openapi::security::SecurityRequirement::new(
+            "bearer",
+            Vec::<String>::new(),
+        )]);
+    }
+}
+
+/// The whole HTTP API of the hub.
+pub fn app(state: AppState) -> Router {
+    let (api_router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(settings::routes())
+        .merge(jobs::routes::routes())
+        .split_for_parts();
+    let openapi = Arc::new(openapi);
+    Router::new()
+        .merge(api_router)
+        .route(
+            "/api/v1/openapi.json",
+            get(move || {
+                let openapi = openapi.clone();
+                async move { Json(openapi.as_ref().clone()) }
+            }),
+        )
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .fallback(error::route_not_found)
+        .method_not_allowed_fallback(error::method_not_allowed)
+        .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        .layer(middleware::from_fn_with_state(
+            state.metrics.clone(),
+            observability::observe_request,
+        ))
+        .with_state(state)
+}
+
+/// Liveness: the process answers.
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// Readiness: the database answers and every migration is applied.
+async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    match state.db.migrations_applied().await {
+        Ok(true) => (StatusCode::OK, "ready"),
+        Ok(false) => (StatusCode::SERVICE_UNAVAILABLE, "migrations pending"),
+        Err(err) => {
+            tracing::warn!(error = %err, "readiness check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable")
+        }
+    }
+}
+
+/// Prometheus text exposition; the queue depth is refreshed on each scrape.
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    match state.jobs.depth().await {
+        Ok(depths) => {
+            for job_state in jobs::JobState::ALL {
+                let count = depths
+                    .iter()
+                    .find(|(s, _)| s == job_state)
+                    .map_or(0, |(_, n)| *n);
+                let labels = observability::StateLabels {
+                    state: job_state.as_str().to_string(),
+                };
+                state.metrics.jobs_depth.get_or_create(&labels).set(count);
+            }
+        }
+        Err(err) => tracing::warn!(error = %err, "queue depth unavailable"),
+    }
+    (
+        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        state.metrics.render(),
+    )
+}
+
+/// Why a hub could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The database could not be opened or migrated.
+    #[error(transparent)]
+    Db(#[from] DbError),
+    /// The address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+/// A running hub: HTTP server plus job runners, stopped with [`Hub::stop`].
+pub struct Hub {
+    /// The shared state (database, queue, metrics).
+    pub state: AppState,
+    /// The address the HTTP API listens on.
+    pub addr: SocketAddr,
+    shutdown: CancellationToken,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Hub {
+    /// Opens and migrates the database, binds the HTTP address and starts the job runners with
+    /// the given job registry.
+    pub async fn start(config: Config, registry: Registry) -> Result<Hub, StartError> {
+        let db = Db::connect_and_migrate(config.database_url.expose()).await?;
+        let listener = TcpListener::bind(config.bind)
+            .await
+            .map_err(|source| StartError::Bind {
+                addr: config.bind,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| StartError::Bind {
+            addr: config.bind,
+            source,
+        })?;
+        let queue = Queue::new(db.clone(), config.jobs.clone(), registry);
+        let public_url: Arc<str> = config.public_base_url(addr).into();
+        let state = AppState {
+            db,
+            jobs: queue.clone(),
+            metrics: Arc::new(Metrics::new()),
+            config: Arc::new(config),
+            public_url,
+        };
+        let shutdown = CancellationToken::new();
+        let mut tasks = jobs::runner::spawn(queue, state.metrics.clone(), shutdown.clone());
+        tasks.push(tokio::spawn(serve(listener, app(state.clone()), shutdown.clone())));
+        tracing::info!(%addr, backend = state.db.backend().name(), "hub started");
+        Ok(Hub {
+            state,
+            addr,
+            shutdown,
+            tasks,
+        })
+    }
+
+    /// The hub's base URL.
+    pub fn base_url(&self) -> &str {
+        &self.state.public_url
+    }
+
+    /// Resolves when the hub is told to stop (by [`Hub::stop`] or a signal handler).
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Stops accepting requests, lets running requests finish and stops the job runners.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        for task in self.tasks {
+            if let Err(err) = task.await {
+                tracing::warn!(error = %err, "a hub task ended abnormally");
+            }
+        }
+        self.state.db.close().await;
+    }
+}
+
+/// Serves the router on the listener until `shutdown` is cancelled.
+pub async fn serve(listener: TcpListener, router: Router, shutdown: CancellationToken) {
+    let result = axum::serve(listener, router)
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await;
+    if let Err(err) = result {
+        tracing::error!(error = %err, "HTTP server stopped");
+    }
+}

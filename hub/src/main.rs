@@ -1,0 +1,215 @@
+//! The `hub` binary: parses the command line and wires the library together.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use hub::{
+    Hub, cli,
+    auth::Role,
+    config::{Config, DEFAULT_CONFIG_TOML},
+    db::Db,
+    demo,
+    jobs::Registry,
+    observability,
+};
+use shared::ActorType;
+
+#[derive(Parser)]
+#[command(name = "hub", version, about = "CORBI hub: rooms, devices and meetings in two-way sync with Google Calendar")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API (config from env and corbi.toml).
+    Serve,
+    /// Serve with a seeded demo tenant; prints or writes its credentials.
+    Demo {
+        /// Write the credentials JSON to this file (mode 0600) instead of printing them.
+        #[arg(long)]
+        credentials_out: Option<PathBuf>,
+    },
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Print a commented example configuration.
+    DefaultConfig,
+    /// Manage tenants.
+    Tenant {
+        #[command(subcommand)]
+        command: TenantCommand,
+    },
+    /// Manage users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Manage API keys.
+    Apikey {
+        #[command(subcommand)]
+        command: ApiKeyCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TenantCommand {
+    /// Create a tenant.
+    Create {
+        /// Short name: lower-case letters, digits, dashes.
+        slug: String,
+        /// Display name (defaults to the slug).
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user and print a personal access token.
+    Create {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long, value_enum)]
+        role: RoleArg,
+    },
+}
+
+#[derive(Subcommand)]
+enum ApiKeyCommand {
+    /// Create an API key and print it.
+    Create {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_enum)]
+        actor: ActorArg,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum RoleArg {
+    Admin,
+    Member,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ActorArg {
+    Ai,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let config = Config::load()?;
+    observability::init_tracing(&config.log_format);
+    match cli.command {
+        Command::Serve => serve(config).await,
+        Command::Demo { credentials_out } => run_demo(config, credentials_out).await,
+        Command::Migrate => {
+            Db::connect_and_migrate(config.database_url.expose()).await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::DefaultConfig => {
+            print!("{DEFAULT_CONFIG_TOML}");
+            Ok(())
+        }
+        Command::Tenant { command } => admin_command(&config, command.into()).await,
+        Command::User { command } => admin_command(&config, command.into()).await,
+        Command::Apikey { command } => admin_command(&config, command.into()).await,
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let hub = Hub::start(config, Registry::new()).await?;
+    println!("CORBI hub listening on {}", hub.base_url());
+    wait_for_signal(&hub).await;
+    hub.stop().await;
+    Ok(())
+}
+
+async fn run_demo(config: Config, credentials_out: Option<PathBuf>) -> anyhow::Result<()> {
+    let hub = Hub::start(config, Registry::new()).await?;
+    let credentials = demo::seed(&hub.state.db, hub.base_url()).await?;
+    println!("CORBI demo hub listening on {}", hub.base_url());
+    println!("OpenAPI: {}/api/v1/openapi.json", hub.base_url());
+    match credentials_out {
+        Some(path) => {
+            demo::write_credentials(&path, &credentials)
+                .with_context(|| format!("writing {}", path.display()))?;
+            println!("credentials written to {}", path.display());
+        }
+        None => println!("{}", serde_json::to_string_pretty(&credentials)?),
+    }
+    wait_for_signal(&hub).await;
+    hub.stop().await;
+    Ok(())
+}
+
+async fn wait_for_signal(hub: &Hub) {
+    let stop = hub.shutdown_token();
+    tokio::select! {
+        result = tokio::signal::ctrl_c() => {
+            if let Err(err) = result {
+                tracing::error!(error = %err, "cannot listen for Ctrl-C");
+            }
+        }
+        () = stop.cancelled() => {}
+    }
+}
+
+enum AdminCommand {
+    Tenant { slug: String, name: Option<String> },
+    User { tenant: String, email: String, role: Role },
+    ApiKey { tenant: String, name: String, actor: ActorType },
+}
+
+impl From<TenantCommand> for AdminCommand {
+    fn from(command: TenantCommand) -> Self {
+        let TenantCommand::Create { slug, name } = command;
+        AdminCommand::Tenant { slug, name }
+    }
+}
+
+impl From<UserCommand> for AdminCommand {
+    fn from(command: UserCommand) -> Self {
+        let UserCommand::Create { tenant, email, role } = command;
+        let role = match role {
+            RoleArg::Admin => Role::Admin,
+            RoleArg::Member => Role::Member,
+        };
+        AdminCommand::User { tenant, email, role }
+    }
+}
+
+impl From<ApiKeyCommand> for AdminCommand {
+    fn from(command: ApiKeyCommand) -> Self {
+        let ApiKeyCommand::Create { tenant, name, actor } = command;
+        let actor = match actor {
+            ActorArg::Ai => ActorType::Ai,
+        };
+        AdminCommand::ApiKey { tenant, name, actor }
+    }
+}
+
+async fn admin_command(config: &Config, command: AdminCommand) -> anyhow::Result<()> {
+    let db = Db::connect_and_migrate(config.database_url.expose()).await?;
+    let output = match command {
+        AdminCommand::Tenant { slug, name } => cli::create_tenant(&db, &slug, name.as_deref()).await?,
+        AdminCommand::User { tenant, email, role } => cli::create_user(&db, &tenant, &email, role).await?,
+        AdminCommand::ApiKey { tenant, name, actor } => cli::create_api_key(&db, &tenant, &name, actor).await?,
+    };
+    db.close().await;
+    for line in output.lines {
+        println!("{line}");
+    }
+    if let Some(secret) = output.secret {
+        println!("{secret}");
+    }
+    Ok(())
+}

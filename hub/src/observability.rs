@@ -1,0 +1,208 @@
+//! Tracing, correlation ids and Prometheus metrics.
+//!
+//! Every request gets one span named by its matched route and a correlation id (taken from
+//! `X-Correlation-Id` or generated) that is echoed back and carried into error answers.
+//! Metrics live in a per-process [`Metrics`] registry (no global recorder, so tests can run many
+//! hubs in one process). Nothing here records headers or bodies, so tokens cannot reach logs.
+
+use std::{sync::Arc, time::Instant};
+
+use axum::{
+    extract::{MatchedPath, Request},
+    http::{HeaderName, HeaderValue},
+    middleware::Next,
+    response::Response,
+};
+use prometheus_client::{
+    encoding::{EncodeLabelSet, text::encode},
+    metrics::{counter::Counter, family::Family, gauge::Gauge, histogram::Histogram},
+    registry::Registry,
+};
+use tracing::Instrument;
+
+/// The header that carries the correlation id in and out.
+pub static CORRELATION_HEADER: HeaderName = HeaderName::from_static("x-correlation-id");
+
+tokio::task_local! {
+    static CORRELATION_ID: String;
+}
+
+/// The correlation id of the request being served, if any.
+pub fn current_correlation_id() -> Option<String> {
+    CORRELATION_ID.try_with(Clone::clone).ok()
+}
+
+/// Labels of the per-route HTTP metrics.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteLabels {
+    /// HTTP method.
+    pub method: String,
+    /// The matched route template (never the raw path, which could hold ids).
+    pub route: String,
+    /// Response status code.
+    pub status: u16,
+}
+
+/// Labels of the job-queue metrics.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct JobLabels {
+    /// Job kind.
+    pub kind: String,
+}
+
+/// Labels of the queue-depth gauge.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StateLabels {
+    /// Job state.
+    pub state: String,
+}
+
+/// The hub's metrics; one instance per running hub.
+pub struct Metrics {
+    registry: Registry,
+    /// HTTP requests answered, by route and status.
+    pub http_requests: Family<RouteLabels, Counter>,
+    /// HTTP latency in seconds, by route and status.
+    pub http_latency: Family<RouteLabels, Histogram>,
+    /// Jobs finished successfully, by kind.
+    pub jobs_succeeded: Family<JobLabels, Counter>,
+    /// Job attempts that failed and were scheduled again, by kind.
+    pub jobs_retried: Family<JobLabels, Counter>,
+    /// Jobs dead-lettered, by kind.
+    pub jobs_dead: Family<JobLabels, Counter>,
+    /// Jobs in the queue by state, refreshed on each scrape.
+    pub jobs_depth: Family<StateLabels, Gauge>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+impl Metrics {
+    /// Registers every metric.
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("corbi");
+        let http_requests = Family::<RouteLabels, Counter>::default();
+        let http_latency = Family::<RouteLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0])
+        });
+        let jobs_succeeded = Family::<JobLabels, Counter>::default();
+        let jobs_retried = Family::<JobLabels, Counter>::default();
+        let jobs_dead = Family::<JobLabels, Counter>::default();
+        let jobs_depth = Family::<StateLabels, Gauge>::default();
+        registry.register("http_requests", "HTTP requests answered", http_requests.clone());
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP request latency",
+            http_latency.clone(),
+        );
+        registry.register("jobs_succeeded", "Jobs finished", jobs_succeeded.clone());
+        registry.register("jobs_retried", "Job attempts retried", jobs_retried.clone());
+        registry.register("jobs_dead", "Jobs dead-lettered", jobs_dead.clone());
+        registry.register("jobs_queue_depth", "Jobs by state", jobs_depth.clone());
+        Metrics {
+            registry,
+            http_requests,
+            http_latency,
+            jobs_succeeded,
+            jobs_retried,
+            jobs_dead,
+            jobs_depth,
+        }
+    }
+
+    /// The registry, for capabilities that add metrics of their own at start.
+    pub fn registry_mut(&mut self) -> &mut Registry {
+        &mut self.registry
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        if encode(&mut out, &self.registry).is_err() {
+            tracing::error!("metrics could not be encoded");
+        }
+        out
+    }
+}
+
+/// Middleware: correlation id, the request span (named by route) and the HTTP metrics.
+pub async fn observe_request(
+    axum::extract::State(metrics): axum::extract::State<Arc<Metrics>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let correlation_id = correlation_id_of(&request);
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str)
+        .to_string();
+    let method = request.method().to_string();
+    let span = tracing::info_span!(
+        "request",
+        otel.name = %format!("{method} {route}"),
+        %method,
+        %route,
+        correlation_id = %correlation_id,
+        tenant_id = tracing::field::Empty,
+        actor_type = tracing::field::Empty,
+        actor_id = tracing::field::Empty,
+        status = tracing::field::Empty,
+    );
+    let started = Instant::now();
+    let mut response = CORRELATION_ID
+        .scope(correlation_id.clone(), next.run(request))
+        .instrument(span.clone())
+        .await;
+    let status = response.status().as_u16();
+    span.record("status", status);
+    let labels = RouteLabels {
+        method,
+        route,
+        status,
+    };
+    metrics.http_requests.get_or_create(&labels).inc();
+    metrics
+        .http_latency
+        .get_or_create(&labels)
+        .observe(started.elapsed().as_secs_f64());
+    if let Ok(value) = HeaderValue::from_str(&correlation_id) {
+        response
+            .headers_mut()
+            .insert(CORRELATION_HEADER.clone(), value);
+    }
+    span.in_scope(|| tracing::debug!(status, "request answered"));
+    response
+}
+
+/// Takes a caller's correlation id if it is short and printable, else makes one.
+fn correlation_id_of(request: &Request) -> String {
+    request
+        .headers()
+        .get(&CORRELATION_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 128
+                && v.chars().all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c))
+        })
+        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_string)
+}
+
+/// Installs the process-wide log subscriber; only binaries call this.
+pub fn init_tracing(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let result = if format == "json" {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+    if result.is_err() {
+        tracing::debug!("a log subscriber was already installed");
+    }
+}

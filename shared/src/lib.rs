@@ -1,0 +1,12 @@
+//! CORBI's shared vocabulary: the domain enums that the hub, the edge agents and API clients must
+//! spell the same way.
+//!
+//! `no_std` + `alloc` so that the same definitions can later run on a door sign without an OS.
+//! Layout: [`domain`] holds the enums of the API contract (statuses, actors, kinds, error codes).
+#![no_std]
+
+extern crate alloc;
+
+pub mod domain;
+
+pub use domain::{ActorType, ChangeType, CreatedByType, ErrorCode, MeetingStatus, ResourceKind, Source};
