@@ -22,19 +22,32 @@ pub struct Output {
 pub async fn create_tenant(db: &Db, slug: &str, name: Option<&str>) -> Result<Output, AuthError> {
     let tenant = store::create_tenant(db, slug, name.unwrap_or(slug)).await?;
     Ok(Output {
-        lines: vec![format!("tenant {} created with id {}", tenant.slug, tenant.id)],
+        lines: vec![format!(
+            "tenant {} created with id {}",
+            tenant.slug, tenant.id
+        )],
         secret: None,
     })
 }
 
 /// `hub user create --tenant SLUG --email E --role R`: prints a personal access token.
-pub async fn create_user(db: &Db, tenant: &str, email: &str, role: Role) -> Result<Output, AuthError> {
+pub async fn create_user(
+    db: &Db,
+    tenant: &str,
+    email: &str,
+    role: Role,
+) -> Result<Output, AuthError> {
     let tenant = store::tenant_by_slug(db, tenant).await?;
     let user = store::create_user(db, &tenant.id, email, role).await?;
     let issued = store::issue_personal_token(db, &user, "cli").await?;
     Ok(Output {
         lines: vec![
-            format!("user {} ({}) created with id {}", user.email, role.as_str(), user.id),
+            format!(
+                "user {} ({}) created with id {}",
+                user.email,
+                role.as_str(),
+                user.id
+            ),
             "personal access token (shown once):".into(),
         ],
         secret: Some(issued.token),

@@ -183,7 +183,9 @@ impl Config {
         let file = std::env::var("CORBI_CONFIG")
             .map(PathBuf::from)
             .unwrap_or_else(|_| PathBuf::from("corbi.toml"));
-        Config::figment(file).extract().map_err(|e| ConfigError(Box::new(e)))
+        Config::figment(file)
+            .extract()
+            .map_err(|e| ConfigError(Box::new(e)))
     }
 
     fn figment(file: PathBuf) -> Figment {
@@ -198,7 +200,11 @@ impl Config {
             });
         Figment::from(Serialized::defaults(Config::default()))
             .merge(Toml::file(file))
-            .merge(Env::raw().only(TOP_ENV).map(|k| k.as_str().to_lowercase().into()))
+            .merge(
+                Env::raw()
+                    .only(TOP_ENV)
+                    .map(|k| k.as_str().to_lowercase().into()),
+            )
             .merge(nested)
     }
 

@@ -44,13 +44,17 @@ pub struct DemoCredentials {
 pub async fn seed(db: &Db, base_url: &str) -> Result<DemoCredentials, AuthError> {
     let tenant = match store::tenant_by_slug(db, DEMO_TENANT).await {
         Ok(tenant) => tenant,
-        Err(AuthError::TenantNotFound) => store::create_tenant(db, DEMO_TENANT, "CORBI Demo").await?,
+        Err(AuthError::TenantNotFound) => {
+            store::create_tenant(db, DEMO_TENANT, "CORBI Demo").await?
+        }
         Err(other) => return Err(other),
     };
     let admin = demo_user(db, &tenant.id, "admin@demo.corbi.example", Role::Admin).await?;
     let member = demo_user(db, &tenant.id, "member@demo.corbi.example", Role::Member).await?;
     let admin_token = store::issue_personal_token(db, &admin, "demo").await?.token;
-    let member_token = store::issue_personal_token(db, &member, "demo").await?.token;
+    let member_token = store::issue_personal_token(db, &member, "demo")
+        .await?
+        .token;
     let ai_key = store::issue_api_key(db, &tenant.id, "demo voice agent", ActorType::Ai)
         .await?
         .token;
@@ -68,7 +72,12 @@ pub async fn seed(db: &Db, base_url: &str) -> Result<DemoCredentials, AuthError>
     })
 }
 
-async fn demo_user(db: &Db, tenant_id: &str, email: &str, role: Role) -> Result<store::User, AuthError> {
+async fn demo_user(
+    db: &Db,
+    tenant_id: &str,
+    email: &str,
+    role: Role,
+) -> Result<store::User, AuthError> {
     match store::create_user(db, tenant_id, email, role).await {
         Ok(user) => Ok(user),
         Err(AuthError::Db(crate::db::DbError::Conflict(_))) => {

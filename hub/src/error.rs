@@ -76,7 +76,10 @@ impl ApiError {
 
     /// The common 404: unknown ids and ids of another tenant answer the same.
     pub fn not_found(what: &str) -> Self {
-        ApiError::new(ErrorCode::NotFound, format!("We could not find that {what}."))
+        ApiError::new(
+            ErrorCode::NotFound,
+            format!("We could not find that {what}."),
+        )
     }
 
     /// The common 403 for a role that may not do something.
@@ -199,8 +202,18 @@ impl<T: serde::Serialize> IntoResponse for ApiJson<T> {
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(&mut de).map_err(|err| {
+        if err.inner().is_syntax() || err.inner().is_eof() {
+            return ApiError::validation(vec![FieldError::new(
+                "body",
+                "the body is not valid JSON",
+            )]);
+        }
         let path = err.path().to_string();
-        let field = if path == "." { "body".to_string() } else { path };
+        let field = if path == "." {
+            "body".to_string()
+        } else {
+            path
+        };
         let problem = plain_serde_message(err.inner());
         ApiError::validation(vec![FieldError::new(field, problem)])
     })

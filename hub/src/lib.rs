@@ -143,7 +143,10 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         Err(err) => tracing::warn!(error = %err, "queue depth unavailable"),
     }
     (
-        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
         state.metrics.render(),
     )
 }
@@ -200,7 +203,11 @@ impl Hub {
         };
         let shutdown = CancellationToken::new();
         let mut tasks = jobs::runner::spawn(queue, state.metrics.clone(), shutdown.clone());
-        tasks.push(tokio::spawn(serve(listener, app(state.clone()), shutdown.clone())));
+        tasks.push(tokio::spawn(serve(
+            listener,
+            app(state.clone()),
+            shutdown.clone(),
+        )));
         tracing::info!(%addr, backend = state.db.backend().name(), "hub started");
         Ok(Hub {
             state,

@@ -5,8 +5,9 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use hub::{
-    Hub, cli,
+    Hub,
     auth::Role,
+    cli,
     config::{Config, DEFAULT_CONFIG_TOML},
     db::Db,
     demo,
@@ -16,7 +17,11 @@ use hub::{
 use shared::ActorType;
 
 #[derive(Parser)]
-#[command(name = "hub", version, about = "CORBI hub: rooms, devices and meetings in two-way sync with Google Calendar")]
+#[command(
+    name = "hub",
+    version,
+    about = "CORBI hub: rooms, devices and meetings in two-way sync with Google Calendar"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -164,9 +169,20 @@ async fn wait_for_signal(hub: &Hub) {
 }
 
 enum AdminCommand {
-    Tenant { slug: String, name: Option<String> },
-    User { tenant: String, email: String, role: Role },
-    ApiKey { tenant: String, name: String, actor: ActorType },
+    Tenant {
+        slug: String,
+        name: Option<String>,
+    },
+    User {
+        tenant: String,
+        email: String,
+        role: Role,
+    },
+    ApiKey {
+        tenant: String,
+        name: String,
+        actor: ActorType,
+    },
 }
 
 impl From<TenantCommand> for AdminCommand {
@@ -178,31 +194,57 @@ impl From<TenantCommand> for AdminCommand {
 
 impl From<UserCommand> for AdminCommand {
     fn from(command: UserCommand) -> Self {
-        let UserCommand::Create { tenant, email, role } = command;
+        let UserCommand::Create {
+            tenant,
+            email,
+            role,
+        } = command;
         let role = match role {
             RoleArg::Admin => Role::Admin,
             RoleArg::Member => Role::Member,
         };
-        AdminCommand::User { tenant, email, role }
+        AdminCommand::User {
+            tenant,
+            email,
+            role,
+        }
     }
 }
 
 impl From<ApiKeyCommand> for AdminCommand {
     fn from(command: ApiKeyCommand) -> Self {
-        let ApiKeyCommand::Create { tenant, name, actor } = command;
+        let ApiKeyCommand::Create {
+            tenant,
+            name,
+            actor,
+        } = command;
         let actor = match actor {
             ActorArg::Ai => ActorType::Ai,
         };
-        AdminCommand::ApiKey { tenant, name, actor }
+        AdminCommand::ApiKey {
+            tenant,
+            name,
+            actor,
+        }
     }
 }
 
 async fn admin_command(config: &Config, command: AdminCommand) -> anyhow::Result<()> {
     let db = Db::connect_and_migrate(config.database_url.expose()).await?;
     let output = match command {
-        AdminCommand::Tenant { slug, name } => cli::create_tenant(&db, &slug, name.as_deref()).await?,
-        AdminCommand::User { tenant, email, role } => cli::create_user(&db, &tenant, &email, role).await?,
-        AdminCommand::ApiKey { tenant, name, actor } => cli::create_api_key(&db, &tenant, &name, actor).await?,
+        AdminCommand::Tenant { slug, name } => {
+            cli::create_tenant(&db, &slug, name.as_deref()).await?
+        }
+        AdminCommand::User {
+            tenant,
+            email,
+            role,
+        } => cli::create_user(&db, &tenant, &email, role).await?,
+        AdminCommand::ApiKey {
+            tenant,
+            name,
+            actor,
+        } => cli::create_api_key(&db, &tenant, &name, actor).await?,
     };
     db.close().await;
     for line in output.lines {

@@ -86,13 +86,19 @@ impl Metrics {
         let mut registry = Registry::with_prefix("corbi");
         let http_requests = Family::<RouteLabels, Counter>::default();
         let http_latency = Family::<RouteLabels, Histogram>::new_with_constructor(|| {
-            Histogram::new([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0])
+            Histogram::new([
+                0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+            ])
         });
         let jobs_succeeded = Family::<JobLabels, Counter>::default();
         let jobs_retried = Family::<JobLabels, Counter>::default();
         let jobs_dead = Family::<JobLabels, Counter>::default();
         let jobs_depth = Family::<StateLabels, Gauge>::default();
-        registry.register("http_requests", "HTTP requests answered", http_requests.clone());
+        registry.register(
+            "http_requests",
+            "HTTP requests answered",
+            http_requests.clone(),
+        );
         registry.register(
             "http_request_duration_seconds",
             "HTTP request latency",
@@ -187,7 +193,8 @@ fn correlation_id_of(request: &Request) -> String {
         .filter(|v| {
             !v.is_empty()
                 && v.len() <= 128
-                && v.chars().all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c))
+                && v.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c))
         })
         .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_string)
 }

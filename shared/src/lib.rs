@@ -9,4 +9,6 @@ extern crate alloc;
 
 pub mod domain;
 
-pub use domain::{ActorType, ChangeType, CreatedByType, ErrorCode, MeetingStatus, ResourceKind, Source};
+pub use domain::{
+    ActorType, ChangeType, CreatedByType, ErrorCode, MeetingStatus, ResourceKind, Source,
+};

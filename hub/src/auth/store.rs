@@ -290,7 +290,10 @@ mod tests {
         assert!(validate_slug("acme-2").is_ok());
         assert!(validate_slug("Acme").is_err());
         assert!(validate_slug("-x").is_err());
-        assert_eq!(normalize_email(" Ana@Example.com ").ok().as_deref(), Some("ana@example.com"));
+        assert_eq!(
+            normalize_email(" Ana@Example.com ").ok().as_deref(),
+            Some("ana@example.com")
+        );
         assert!(normalize_email("ana@localhost").is_err());
         assert!(normalize_email("a b@example.com").is_err());
         assert!(normalize_email("@example.com").is_err());

@@ -143,9 +143,10 @@ impl Db {
 
     /// True when every embedded migration has been applied (what `/readyz` reports).
     pub async fn migrations_applied(&self) -> Result<bool, DbError> {
-        let applied: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success")
-            .fetch_one(&self.pool)
-            .await?;
+        let applied: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success")
+                .fetch_one(&self.pool)
+                .await?;
         Ok(usize::try_from(applied).unwrap_or(0) >= self.migrator().iter().count())
     }
 
@@ -219,8 +220,14 @@ mod tests {
 
     #[test]
     fn backend_follows_the_url_prefix() {
-        assert_eq!(Backend::from_url("sqlite://corbi.db").ok(), Some(Backend::Sqlite));
-        assert_eq!(Backend::from_url("postgres://x@y/z").ok(), Some(Backend::Postgres));
+        assert_eq!(
+            Backend::from_url("sqlite://corbi.db").ok(),
+            Some(Backend::Sqlite)
+        );
+        assert_eq!(
+            Backend::from_url("postgres://x@y/z").ok(),
+            Some(Backend::Postgres)
+        );
         let err = Backend::from_url("mysql://x").expect_err("refused");
         assert!(err.to_string().contains("mysql"), "{err}");
     }

@@ -10,7 +10,12 @@ use crate::db::{Db, DbError, timestamp};
 
 /// Takes or renews the lease `name` for `holder` until `ttl` from now. True when `holder` holds
 /// it afterwards: it was free, expired, or already ours.
-pub async fn try_acquire(db: &Db, name: &str, holder: &str, ttl: Duration) -> Result<bool, DbError> {
+pub async fn try_acquire(
+    db: &Db,
+    name: &str,
+    holder: &str,
+    ttl: Duration,
+) -> Result<bool, DbError> {
     let now = Utc::now();
     let until = now + chrono::Duration::from_std(ttl).unwrap_or_default();
     let taken = sqlx::query(

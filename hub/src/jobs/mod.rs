@@ -173,7 +173,10 @@ mod tests {
         assert_eq!(backoff_delay(200, base, max, 0.5), Duration::from_secs(45));
         for attempt in 1..20 {
             let d = backoff_delay(attempt, base, max, 0.37);
-            assert!(d <= max && d >= base.min(max).div_f64(2.0), "{attempt}: {d:?}");
+            assert!(
+                d <= max && d >= base.min(max).div_f64(2.0),
+                "{attempt}: {d:?}"
+            );
         }
     }
 

@@ -49,7 +49,11 @@ async fn list_jobs(
     let limit = filter.limit.unwrap_or(100).clamp(1, 500);
     let items = state
         .jobs
-        .list(&actor.tenant_id, filter.state.unwrap_or(JobState::Dead), limit)
+        .list(
+            &actor.tenant_id,
+            filter.state.unwrap_or(JobState::Dead),
+            limit,
+        )
         .await?;
     Ok(Json(JobList { items }))
 }

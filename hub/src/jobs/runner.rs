@@ -6,10 +6,7 @@ use chrono::Utc;
 use tokio::{sync::Semaphore, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
 
-use super::{
-    ClaimedJob, JobContext, JobError, NewJob, Queue, lease,
-    queue::FailOutcome,
-};
+use super::{ClaimedJob, JobContext, JobError, NewJob, Queue, lease, queue::FailOutcome};
 use crate::{
     db::{DbError, new_id, timestamp},
     observability::{JobLabels, Metrics},
@@ -20,20 +17,36 @@ const SCHEDULER_LEASE: &str = "jobs.scheduler";
 
 /// Starts `workers` concurrent job runners and the periodic scheduler; both stop when
 /// `shutdown` is cancelled.
-pub fn spawn(queue: Queue, metrics: Arc<Metrics>, shutdown: CancellationToken) -> Vec<JoinHandle<()>> {
+pub fn spawn(
+    queue: Queue,
+    metrics: Arc<Metrics>,
+    shutdown: CancellationToken,
+) -> Vec<JoinHandle<()>> {
     let workers = queue.config().workers;
     if workers == 0 {
         return Vec::new();
     }
     vec![
-        tokio::spawn(run_workers(queue.clone(), metrics, workers, shutdown.clone())),
+        tokio::spawn(run_workers(
+            queue.clone(),
+            metrics,
+            workers,
+            shutdown.clone(),
+        )),
         tokio::spawn(run_scheduler(queue, shutdown)),
     ]
 }
 
-async fn run_workers(queue: Queue, metrics: Arc<Metrics>, workers: usize, shutdown: CancellationToken) {
+async fn run_workers(
+    queue: Queue,
+    metrics: Arc<Metrics>,
+    workers: usize,
+    shutdown: CancellationToken,
+) {
     let permits = Arc::new(Semaphore::new(workers));
-    let context = JobContext { queue: queue.clone() };
+    let context = JobContext {
+        queue: queue.clone(),
+    };
     loop {
         let permit = tokio::select! {
             permit = permits.clone().acquire_owned() => match permit { Ok(p) => p, Err(_) => return },
@@ -86,9 +99,13 @@ async fn idle_wait(queue: &Queue) -> Duration {
 #[tracing::instrument(skip_all, fields(job_id = %job.id, kind = %job.kind, attempt = job.attempt, tenant_id = ?job.tenant_id))]
 async fn run_one(context: &JobContext, metrics: &Metrics, job: ClaimedJob) {
     let queue = &context.queue;
-    let labels = JobLabels { kind: job.kind.clone() };
+    let labels = JobLabels {
+        kind: job.kind.clone(),
+    };
     let result = if job.attempt > job.max_attempts {
-        Err(JobError::Permanent("the job's runner stopped during every attempt".into()))
+        Err(JobError::Permanent(
+            "the job's runner stopped during every attempt".into(),
+        ))
     } else {
         match queue.registry().handler(&job.kind) {
             Some(handler) => {
@@ -98,7 +115,10 @@ async fn run_one(context: &JobContext, metrics: &Metrics, job: ClaimedJob) {
                     Err(_) => Err(JobError::Retry("the job ran longer than its lease".into())),
                 }
             }
-            None => Err(JobError::Permanent(format!("no handler for job kind {}", job.kind))),
+            None => Err(JobError::Permanent(format!(
+                "no handler for job kind {}",
+                job.kind
+            ))),
         }
     };
     let recorded = match result {

@@ -70,7 +70,9 @@ pub struct WorkingHours {
 impl Default for WorkingHours {
     fn default() -> Self {
         WorkingHours {
-            days: ["mon", "tue", "wed", "thu", "fri"].map(String::from).to_vec(),
+            days: ["mon", "tue", "wed", "thu", "fri"]
+                .map(String::from)
+                .to_vec(),
             start: "08:00".into(),
             end: "18:00".into(),
         }
@@ -150,32 +152,63 @@ impl TenantSettings {
     pub fn problems(&self) -> Vec<FieldError> {
         let mut problems = Vec::new();
         if self.time_zone.parse::<chrono_tz::Tz>().is_err() {
-            problems.push(FieldError::new("time_zone", "not an IANA time zone such as Europe/Berlin"));
+            problems.push(FieldError::new(
+                "time_zone",
+                "not an IANA time zone such as Europe/Berlin",
+            ));
         }
         let hours = &self.working_hours;
         if hours.days.is_empty() || hours.days.iter().any(|d| !WEEKDAYS.contains(&d.as_str())) {
-            problems.push(FieldError::new("working_hours.days", "list days as mon, tue, … sun"));
+            problems.push(FieldError::new(
+                "working_hours.days",
+                "list days as mon, tue, … sun",
+            ));
         }
         match (parse_hhmm(&hours.start), parse_hhmm(&hours.end)) {
             (Some(start), Some(end)) if start < end => {}
-            (Some(_), Some(_)) => problems.push(FieldError::new("working_hours.end", "must be after start")),
+            (Some(_), Some(_)) => {
+                problems.push(FieldError::new("working_hours.end", "must be after start"))
+            }
             (None, _) => problems.push(FieldError::new("working_hours.start", "use HH:MM")),
             (_, None) => problems.push(FieldError::new("working_hours.end", "use HH:MM")),
         }
         if self.check_in.opens_minutes_before > 240 {
-            problems.push(FieldError::new("check_in.opens_minutes_before", "use 0 to 240 minutes"));
+            problems.push(FieldError::new(
+                "check_in.opens_minutes_before",
+                "use 0 to 240 minutes",
+            ));
         }
         if !(1..=1440).contains(&self.check_in.closes_minutes_after) {
-            problems.push(FieldError::new("check_in.closes_minutes_after", "use 1 to 1440 minutes"));
+            problems.push(FieldError::new(
+                "check_in.closes_minutes_after",
+                "use 1 to 1440 minutes",
+            ));
         }
         if !(1..=240).contains(&self.auto_release.after_minutes) {
-            problems.push(FieldError::new("auto_release.after_minutes", "use 1 to 240 minutes"));
+            problems.push(FieldError::new(
+                "auto_release.after_minutes",
+                "use 1 to 240 minutes",
+            ));
         }
-        if self.default_calendar_id.as_ref().is_some_and(|c| c.is_empty() || c.len() > 1024) {
-            problems.push(FieldError::new("default_calendar_id", "give a calendar id or null"));
+        if self
+            .default_calendar_id
+            .as_ref()
+            .is_some_and(|c| c.is_empty() || c.len() > 1024)
+        {
+            problems.push(FieldError::new(
+                "default_calendar_id",
+                "give a calendar id or null",
+            ));
         }
-        for (name, channel) in [("email", &self.notifications.email), ("whatsapp", &self.notifications.whatsapp)] {
-            if channel.on.iter().any(|c| !ANNOUNCED_CHANGES.contains(&c.as_str())) {
+        for (name, channel) in [
+            ("email", &self.notifications.email),
+            ("whatsapp", &self.notifications.whatsapp),
+        ] {
+            if channel
+                .on
+                .iter()
+                .any(|c| !ANNOUNCED_CHANGES.contains(&c.as_str()))
+            {
                 problems.push(FieldError::new(
                     format!("notifications.{name}.on"),
                     "use CREATED, UPDATED, RESCHEDULED or CANCELLED",
@@ -187,7 +220,11 @@ impl TenantSettings {
 
     /// The working days as chrono weekdays.
     pub fn working_days(&self) -> Vec<Weekday> {
-        self.working_hours.days.iter().filter_map(|d| d.parse().ok()).collect()
+        self.working_hours
+            .days
+            .iter()
+            .filter_map(|d| d.parse().ok())
+            .collect()
     }
 }
 
@@ -210,7 +247,8 @@ pub async fn load(db: &Db, tenant_id: &str) -> Result<TenantSettings, DbError> {
 
 /// Stores validated settings for the tenant.
 pub async fn save(db: &Db, tenant_id: &str, settings: &TenantSettings) -> Result<(), DbError> {
-    let text = serde_json::to_string(settings).map_err(|e| DbError::Other(sqlx::Error::Encode(Box::new(e))))?;
+    let text = serde_json::to_string(settings)
+        .map_err(|e| DbError::Other(sqlx::Error::Encode(Box::new(e))))?;
     sqlx::query(
         "INSERT INTO tenant_settings (tenant_id, settings, updated_at) VALUES ($1, $2, $3) \
          ON CONFLICT (tenant_id) DO UPDATE SET settings = excluded.settings, updated_at = excluded.updated_at",
@@ -226,7 +264,10 @@ pub async fn save(db: &Db, tenant_id: &str, settings: &TenantSettings) -> Result
 /// The tenant's settings.
 #[utoipa::path(get, path = "/api/v1/tenant/settings",
     responses((status = 200, body = TenantSettings)), tag = "tenant")]
-async fn get_settings(State(state): State<AppState>, actor: Actor) -> Result<Json<TenantSettings>, ApiError> {
+async fn get_settings(
+    State(state): State<AppState>,
+    actor: Actor,
+) -> Result<Json<TenantSettings>, ApiError> {
     Ok(Json(load(&state.db, &actor.tenant_id).await?))
 }
 
@@ -252,7 +293,10 @@ async fn put_settings(
 /// Applies a JSON object of changes onto the current settings (RFC 7386 merge).
 fn merge_changes(current: &TenantSettings, changes: Value) -> Result<TenantSettings, ApiError> {
     if !changes.is_object() {
-        return Err(ApiError::validation(vec![FieldError::new("body", "send a JSON object")]));
+        return Err(ApiError::validation(vec![FieldError::new(
+            "body",
+            "send a JSON object",
+        )]));
     }
     let mut document = serde_json::to_value(current).map_err(ApiError::internal)?;
     merge(&mut document, changes);
@@ -290,10 +334,15 @@ mod tests {
 
     #[test]
     fn bad_values_are_named() {
-        let mut settings = TenantSettings::default();
-        settings.time_zone = "Mars/Olympus".into();
-        settings.working_hours.start = "18:00".into();
-        settings.working_hours.end = "08:00".into();
+        let settings = TenantSettings {
+            time_zone: "Mars/Olympus".into(),
+            working_hours: WorkingHours {
+                start: "18:00".into(),
+                end: "08:00".into(),
+                ..WorkingHours::default()
+            },
+            ..TenantSettings::default()
+        };
         let fields: Vec<String> = settings.problems().into_iter().map(|p| p.field).collect();
         assert_eq!(fields, ["time_zone", "working_hours.end"]);
     }

@@ -1,0 +1,8 @@
+//! Integration tests of the hub: real servers on port 0, real databases (SQLite always,
+//! PostgreSQL when `CORBI_TEST_POSTGRES_URL` is set), driven over HTTP.
+
+mod api;
+mod cli;
+mod jobs;
+mod observability;
+mod support;

@@ -1,0 +1,295 @@
+//! Test support: a fresh database per test on either backend, a running hub on port 0, seeded
+//! tenants and a log capture that every test's logs go to.
+
+use std::{
+    io::Write,
+    sync::{Arc, Mutex, OnceLock},
+    time::Duration,
+};
+
+use hub::{
+    Hub,
+    auth::{Role, store},
+    config::{Config, JobsConfig, Secret},
+    db::Db,
+    jobs::Registry,
+};
+use reqwest::{Client, Method, Response};
+use serde_json::Value;
+use shared::ActorType;
+use sqlx::Connection;
+
+/// Which engine a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+/// A fresh, empty database for one test.
+pub struct TestDb {
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDb {
+    pub async fn new(engine: Engine) -> TestDb {
+        match engine {
+            Engine::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}", dir.path().join("corbi.db").display());
+                TestDb {
+                    url,
+                    _dir: Some(dir),
+                }
+            }
+            Engine::Postgres => {
+                let admin_url = std::env::var("CORBI_TEST_POSTGRES_URL")
+                    .expect("CORBI_TEST_POSTGRES_URL names the PostgreSQL server for these tests");
+                let name = format!("corbi_test_{}", uuid::Uuid::new_v4().simple());
+                let mut admin = sqlx::PgConnection::connect(&admin_url)
+                    .await
+                    .expect("PostgreSQL reachable at CORBI_TEST_POSTGRES_URL");
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .execute(&mut admin)
+                    .await
+                    .expect("create test database");
+                let url = replace_database(&admin_url, &name);
+                TestDb { url, _dir: None }
+            }
+        }
+    }
+
+    pub async fn connect(&self) -> Db {
+        Db::connect_and_migrate(&self.url)
+            .await
+            .expect("database opens and migrates")
+    }
+}
+
+fn replace_database(url: &str, name: &str) -> String {
+    let mut parsed = url::Url::parse(url).expect("valid postgres URL");
+    parsed.set_path(&format!("/{name}"));
+    parsed.to_string()
+}
+
+/// Declares a test that runs once on SQLite and once on PostgreSQL (ignored, with the reason,
+/// when `CORBI_TEST_POSTGRES_URL` was not set at build time).
+#[macro_export]
+macro_rules! on_both_engines {
+    ($(#[$meta:meta])* async fn $name:ident($engine:ident: Engine) $body:block) => {
+        $(#[$meta])*
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            async fn run($engine: $crate::support::Engine) $body
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                run($crate::support::Engine::Sqlite).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            #[cfg_attr(not(corbi_postgres), ignore = "needs PostgreSQL: set CORBI_TEST_POSTGRES_URL")]
+            async fn postgres() {
+                run($crate::support::Engine::Postgres).await;
+            }
+        }
+    };
+}
+
+/// Job settings fast enough for tests.
+pub fn fast_jobs() -> JobsConfig {
+    JobsConfig {
+        workers: 4,
+        poll_ms: 50,
+        lease_secs: 30,
+        max_attempts: 3,
+        backoff_base_ms: 20,
+        backoff_max_secs: 1,
+    }
+}
+
+/// A hub running on port 0 over a fresh database.
+pub struct TestHub {
+    pub hub: Hub,
+    pub db: TestDb,
+    pub client: Client,
+}
+
+/// A tenant with one credential of each kind.
+pub struct Seeded {
+    pub tenant_id: String,
+    pub admin_token: String,
+    pub member_token: String,
+    pub ai_key: String,
+}
+
+impl TestHub {
+    pub async fn start(engine: Engine) -> TestHub {
+        TestHub::start_with(engine, Registry::new(), |_| {}).await
+    }
+
+    pub async fn start_with(
+        engine: Engine,
+        registry: Registry,
+        adjust: impl FnOnce(&mut Config),
+    ) -> TestHub {
+        init_log_capture();
+        let db = TestDb::new(engine).await;
+        let mut config = Config {
+            database_url: Secret::new(db.url.clone()),
+            bind: "127.0.0.1:0".parse().expect("addr"),
+            jobs: fast_jobs(),
+            ..Config::default()
+        };
+        adjust(&mut config);
+        let hub = Hub::start(config, registry).await.expect("hub starts");
+        TestHub {
+            hub,
+            db,
+            client: Client::new(),
+        }
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.hub.state.db
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.hub.base_url(), path)
+    }
+
+    pub async fn seed(&self, slug: &str) -> Seeded {
+        let db = self.db();
+        let tenant = store::create_tenant(db, slug, slug).await.expect("tenant");
+        let admin = store::create_user(
+            db,
+            &tenant.id,
+            &format!("admin@{slug}.example.com"),
+            Role::Admin,
+        )
+        .await
+        .expect("admin");
+        let member = store::create_user(
+            db,
+            &tenant.id,
+            &format!("member@{slug}.example.com"),
+            Role::Member,
+        )
+        .await
+        .expect("member");
+        Seeded {
+            tenant_id: tenant.id.clone(),
+            admin_token: store::issue_personal_token(db, &admin, "t")
+                .await
+                .expect("token")
+                .token,
+            member_token: store::issue_personal_token(db, &member, "t")
+                .await
+                .expect("token")
+                .token,
+            ai_key: store::issue_api_key(db, &tenant.id, "ai", ActorType::Ai)
+                .await
+                .expect("key")
+                .token,
+        }
+    }
+
+    /// Sends a request with an optional bearer token and JSON body.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Response {
+        let mut request = self.client.request(method, self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send().await.expect("request sent")
+    }
+
+    pub async fn stop(self) {
+        self.hub.stop().await;
+    }
+}
+
+/// Asserts a contract error answer and returns its body.
+pub async fn expect_error(response: Response, status: u16, code: &str) -> Value {
+    let actual = response.status().as_u16();
+    let body: Value = response.json().await.expect("JSON error body");
+    assert_eq!(actual, status, "unexpected status; body: {body}");
+    assert_eq!(body["error"]["code"], code, "body: {body}");
+    let message = body["error"]["message"].as_str().expect("message");
+    assert!(
+        message.ends_with('.') && message.len() > 10,
+        "speakable message: {message}"
+    );
+    assert!(body["error"]["correlation_id"].is_string(), "body: {body}");
+    assert!(body["error"]["details"].is_object(), "body: {body}");
+    body
+}
+
+/// Waits until `check` is true, failing after `within`.
+pub async fn eventually<F, Fut>(within: Duration, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if check().await {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Everything every test logged, at debug level.
+pub fn captured_logs() -> String {
+    let buffer = log_buffer().lock().expect("log buffer");
+    String::from_utf8_lossy(&buffer).into_owned()
+}
+
+fn log_buffer() -> &'static Arc<Mutex<Vec<u8>>> {
+    static BUFFER: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    BUFFER.get_or_init(Default::default)
+}
+
+struct CaptureWriter;
+
+impl Write for CaptureWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        log_buffer()
+            .lock()
+            .expect("log buffer")
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Sends every log line of the test process, at debug level, to the capture buffer.
+pub fn init_log_capture() {
+    static INIT: OnceLock<()> = OnceLock::new();
+    INIT.get_or_init(|| {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("debug,sqlx=info,hyper=info,reqwest=info,h2=info")
+            .with_writer(|| CaptureWriter)
+            .with_ansi(false)
+            .try_init();
+    });
+}
