@@ -56,6 +56,61 @@ pub struct Config {
     pub log_format: String,
     /// Background job runner settings.
     pub jobs: JobsConfig,
+    /// Keys that seal OAuth tokens and other secrets at rest.
+    pub encryption: EncryptionConfig,
+    /// The Google OAuth client and API endpoints.
+    pub google: GoogleConfig,
+}
+
+/// Keys for sealing secrets at rest. Several keys may be listed so old data stays readable while
+/// `hub rotate-keys` re-seals it under the active one.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct EncryptionConfig {
+    /// `ENCRYPTION_KEYS`: comma-separated `id:base64-of-32-bytes` pairs.
+    pub keys: Secret,
+    /// `ENCRYPTION_KEY_ID`: the key that seals new data; empty means the first listed.
+    pub active_key_id: String,
+}
+
+/// Google OAuth client and endpoints; the defaults are Google's own.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct GoogleConfig {
+    /// `GOOGLE_CLIENT_ID`: the OAuth client id of this CORBI installation.
+    pub client_id: String,
+    /// `GOOGLE_CLIENT_SECRET`: its secret.
+    pub client_secret: Secret,
+    /// `GOOGLE_AUTH_URL`: the authorization endpoint people are sent to.
+    pub auth_url: String,
+    /// `GOOGLE_TOKEN_URL`: the token endpoint (code exchange, refresh).
+    pub token_url: String,
+    /// `GOOGLE_REVOKE_URL`: where tokens are revoked on disconnect.
+    pub revoke_url: String,
+    /// `GOOGLE_API_BASE_URL`: root of the Calendar API (`…/calendar/v3/` is appended).
+    pub api_base_url: String,
+    /// `GOOGLE_REQUESTS_PER_SECOND`: per-connection token bucket, below Google's per-user quota.
+    pub requests_per_second: u32,
+    /// `GOOGLE_RETRY_DEADLINE_MS`: how long one call may keep retrying rate limits and 5xx.
+    pub retry_deadline_ms: u64,
+    /// `GOOGLE_TIMEOUT_MS`: timeout of a single HTTP request to Google.
+    pub timeout_ms: u64,
+}
+
+impl Default for GoogleConfig {
+    fn default() -> Self {
+        GoogleConfig {
+            client_id: String::new(),
+            client_secret: Secret::default(),
+            auth_url: "https://accounts.google.com/o/oauth2/v2/auth".into(),
+            token_url: "https://oauth2.googleapis.com/token".into(),
+            revoke_url: "https://oauth2.googleapis.com/revoke".into(),
+            api_base_url: "https://www.googleapis.com".into(),
+            requests_per_second: 8,
+            retry_deadline_ms: 10_000,
+            timeout_ms: 15_000,
+        }
+    }
 }
 
 /// How the durable job queue runs in this process.
@@ -113,6 +168,8 @@ impl Default for Config {
             max_body_bytes: 1024 * 1024,
             log_format: "text".into(),
             jobs: JobsConfig::default(),
+            encryption: EncryptionConfig::default(),
+            google: GoogleConfig::default(),
         }
     }
 }
@@ -149,6 +206,29 @@ max_attempts = 8
 backoff_base_ms = 2000
 # [JOBS_BACKOFF_MAX_SECS] longest delay between attempts
 backoff_max_secs = 3600
+
+[encryption]
+# [ENCRYPTION_KEYS] comma-separated id:base64(32 random bytes) pairs; seals OAuth tokens at rest.
+# Generate one with: head -c 32 /dev/urandom | base64
+keys = ""
+# [ENCRYPTION_KEY_ID] the key that seals new data; empty means the first listed
+active_key_id = ""
+
+[google]
+# [GOOGLE_CLIENT_ID] / [GOOGLE_CLIENT_SECRET] the OAuth client of this installation
+client_id = ""
+client_secret = ""
+# [GOOGLE_AUTH_URL] [GOOGLE_TOKEN_URL] [GOOGLE_REVOKE_URL] [GOOGLE_API_BASE_URL] Google's endpoints
+auth_url = "https://accounts.google.com/o/oauth2/v2/auth"
+token_url = "https://oauth2.googleapis.com/token"
+revoke_url = "https://oauth2.googleapis.com/revoke"
+api_base_url = "https://www.googleapis.com"
+# [GOOGLE_REQUESTS_PER_SECOND] per-connection request budget, below Google's per-user quota
+requests_per_second = 8
+# [GOOGLE_RETRY_DEADLINE_MS] how long one call keeps retrying rate limits and 5xx
+retry_deadline_ms = 10000
+# [GOOGLE_TIMEOUT_MS] timeout of one HTTP request to Google
+timeout_ms = 15000
 "#;
 
 /// Why the configuration could not be read.
@@ -164,6 +244,17 @@ const NESTED_ENV: &[(&str, &str)] = &[
     ("JOBS_MAX_ATTEMPTS", "jobs.max_attempts"),
     ("JOBS_BACKOFF_BASE_MS", "jobs.backoff_base_ms"),
     ("JOBS_BACKOFF_MAX_SECS", "jobs.backoff_max_secs"),
+    ("ENCRYPTION_KEYS", "encryption.keys"),
+    ("ENCRYPTION_KEY_ID", "encryption.active_key_id"),
+    ("GOOGLE_CLIENT_ID", "google.client_id"),
+    ("GOOGLE_CLIENT_SECRET", "google.client_secret"),
+    ("GOOGLE_AUTH_URL", "google.auth_url"),
+    ("GOOGLE_TOKEN_URL", "google.token_url"),
+    ("GOOGLE_REVOKE_URL", "google.revoke_url"),
+    ("GOOGLE_API_BASE_URL", "google.api_base_url"),
+    ("GOOGLE_REQUESTS_PER_SECOND", "google.requests_per_second"),
+    ("GOOGLE_RETRY_DEADLINE_MS", "google.retry_deadline_ms"),
+    ("GOOGLE_TIMEOUT_MS", "google.timeout_ms"),
 ];
 
 /// Top-level keys read from the environment under their upper-case names.
@@ -232,6 +323,8 @@ mod tests {
         assert_eq!(parsed.bind, defaults.bind);
         assert_eq!(parsed.jobs.lease_secs, defaults.jobs.lease_secs);
         assert_eq!(parsed.max_body_bytes, defaults.max_body_bytes);
+        assert_eq!(parsed.google.token_url, defaults.google.token_url);
+        assert_eq!(parsed.google.retry_deadline_ms, defaults.google.retry_deadline_ms);
     }
 
     #[test]

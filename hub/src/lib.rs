@@ -10,11 +10,14 @@
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod connections;
 pub mod db;
 pub mod demo;
 pub mod error;
+pub mod google;
 pub mod jobs;
 pub mod observability;
+pub mod resources;
 pub mod settings;
 
 use std::{net::SocketAddr, sync::Arc};
@@ -34,7 +37,9 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::{
     config::Config,
+    connections::{Connections, oauth::OAuthClient, seal::Sealer},
     db::{Db, DbError},
+    google::Google,
     jobs::{Queue, Registry},
     observability::Metrics,
 };
@@ -52,6 +57,10 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// The URL under which the hub is reached from outside.
     pub public_url: Arc<str>,
+    /// Sealed OAuth connections.
+    pub connections: Connections,
+    /// The one Google Calendar client.
+    pub google: Google,
 }
 
 /// The OpenAPI document's header; paths are collected from the handlers.
@@ -84,6 +93,8 @@ pub fn app(state: AppState) -> Router {
     let (api_router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(settings::routes())
         .merge(jobs::routes::routes())
+        .merge(connections::oauth::routes())
+        .merge(resources::routes())
         .split_for_parts();
     let openapi = Arc::new(openapi);
     Router::new()
@@ -157,6 +168,9 @@ pub enum StartError {
     /// The database could not be opened or migrated.
     #[error(transparent)]
     Db(#[from] DbError),
+    /// The configuration is unusable.
+    #[error("invalid configuration: {0}")]
+    Config(String),
     /// The address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -194,12 +208,16 @@ impl Hub {
         })?;
         let queue = Queue::new(db.clone(), config.jobs.clone(), registry);
         let public_url: Arc<str> = config.public_base_url(addr).into();
+        let metrics = Arc::new(Metrics::new());
+        let (connections, google) = google_clients(&config, &db, &public_url, metrics.clone())?;
         let state = AppState {
             db,
             jobs: queue.clone(),
-            metrics: Arc::new(Metrics::new()),
+            metrics,
             config: Arc::new(config),
             public_url,
+            connections,
+            google,
         };
         let shutdown = CancellationToken::new();
         let mut tasks = jobs::runner::spawn(queue, state.metrics.clone(), shutdown.clone());
@@ -237,6 +255,32 @@ impl Hub {
         }
         self.state.db.close().await;
     }
+}
+
+/// The sealed connections and the Google client for this configuration. Without encryption
+/// keys the hub still serves, but cannot store Google tokens (and says so at start).
+pub fn google_clients(
+    config: &Config,
+    db: &Db,
+    public_url: &str,
+    metrics: Arc<Metrics>,
+) -> Result<(Connections, Google), StartError> {
+    let sealer = if config.encryption.keys.expose().is_empty() {
+        tracing::warn!("ENCRYPTION_KEYS is not set: Google accounts cannot be connected until it is");
+        None
+    } else {
+        Some(Sealer::from_config(&config.encryption).map_err(|e| StartError::Config(e.to_string()))?)
+    };
+    let http = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_millis(config.google.timeout_ms))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| StartError::Config(format!("HTTP client: {e}")))?;
+    let oauth = OAuthClient::new(&config.google, public_url, http.clone())
+        .map_err(|e| StartError::Config(format!("Google endpoint URL: {e}")))?;
+    let connections = Connections::new(db.clone(), sealer, oauth);
+    let google = Google::new(&config.google, http, connections.clone(), metrics, public_url);
+    Ok((connections, google))
 }
 
 /// Serves the router on the listener until `shutdown` is cancelled.

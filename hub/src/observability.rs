@@ -57,6 +57,22 @@ pub struct StateLabels {
     pub state: String,
 }
 
+/// Labels of the Google call counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct GoogleCallLabels {
+    /// Calendar API method, e.g. `events.insert`.
+    pub operation: String,
+    /// `ok`, `unavailable`, `not_found`, …
+    pub outcome: String,
+}
+
+/// Labels by operation only.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OperationLabels {
+    /// Calendar API method.
+    pub operation: String,
+}
+
 /// The hub's metrics; one instance per running hub.
 pub struct Metrics {
     registry: Registry,
@@ -72,6 +88,10 @@ pub struct Metrics {
     pub jobs_dead: Family<JobLabels, Counter>,
     /// Jobs in the queue by state, refreshed on each scrape.
     pub jobs_depth: Family<StateLabels, Gauge>,
+    /// Google Calendar calls by operation and outcome (after retries).
+    pub google_calls: Family<GoogleCallLabels, Counter>,
+    /// Google Calendar call latency in seconds, retries included.
+    pub google_latency: Family<OperationLabels, Histogram>,
 }
 
 impl Default for Metrics {
@@ -94,6 +114,10 @@ impl Metrics {
         let jobs_retried = Family::<JobLabels, Counter>::default();
         let jobs_dead = Family::<JobLabels, Counter>::default();
         let jobs_depth = Family::<StateLabels, Gauge>::default();
+        let google_calls = Family::<GoogleCallLabels, Counter>::default();
+        let google_latency = Family::<OperationLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new([0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0])
+        });
         registry.register(
             "http_requests",
             "HTTP requests answered",
@@ -108,6 +132,12 @@ impl Metrics {
         registry.register("jobs_retried", "Job attempts retried", jobs_retried.clone());
         registry.register("jobs_dead", "Jobs dead-lettered", jobs_dead.clone());
         registry.register("jobs_queue_depth", "Jobs by state", jobs_depth.clone());
+        registry.register("google_calls", "Google Calendar calls", google_calls.clone());
+        registry.register(
+            "google_call_duration_seconds",
+            "Google Calendar call latency",
+            google_latency.clone(),
+        );
         Metrics {
             registry,
             http_requests,
@@ -116,6 +146,8 @@ impl Metrics {
             jobs_retried,
             jobs_dead,
             jobs_depth,
+            google_calls,
+            google_latency,
         }
     }
 

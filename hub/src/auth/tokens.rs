@@ -15,6 +15,8 @@ pub enum TokenKind {
     ApiKey,
     /// A device token from enrollment.
     Device,
+    /// The `state` of an OAuth authorization in progress.
+    OAuthState,
 }
 
 impl TokenKind {
@@ -23,6 +25,7 @@ impl TokenKind {
             TokenKind::Personal => "corbi_pat_",
             TokenKind::ApiKey => "corbi_key_",
             TokenKind::Device => "corbi_dev_",
+            TokenKind::OAuthState => "corbi_oas_",
         }
     }
 
@@ -32,6 +35,7 @@ impl TokenKind {
             TokenKind::Personal => "personal_token",
             TokenKind::ApiKey => "api_key",
             TokenKind::Device => "device_token",
+            TokenKind::OAuthState => "oauth_state",
         }
     }
 }

@@ -27,6 +27,16 @@ on_both_engines! {
             .await
             .expect("revoked");
         expect_error(hub.call(Method::GET, SETTINGS, Some(&issued.token), None).await, 401, "UNAUTHENTICATED").await;
+
+        let expiring = hub::auth::store::issue_api_key(hub.db(), &acme.tenant_id, "expiring", shared::ActorType::Ai)
+            .await
+            .expect("key");
+        sqlx::query("UPDATE credentials SET expires_at = '2000-01-01T00:00:00.000000Z' WHERE id = $1")
+            .bind(&expiring.credential_id)
+            .execute(hub.db().pool())
+            .await
+            .expect("expired");
+        expect_error(hub.call(Method::GET, SETTINGS, Some(&expiring.token), None).await, 401, "UNAUTHENTICATED").await;
         hub.stop().await;
     }
 }

@@ -1,0 +1,13 @@
+//! Google Calendar + OAuth emulator tests.
+
+mod calendars;
+mod client_crate;
+mod common;
+mod conformance;
+mod events;
+mod faults;
+mod freebusy;
+mod oauth;
+mod push;
+mod recurrence;
+mod sync;

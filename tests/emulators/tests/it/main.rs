@@ -1,0 +1,3 @@
+//! Integration tests of the emulators over real HTTP on loopback.
+
+mod google;
