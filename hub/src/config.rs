@@ -324,7 +324,10 @@ mod tests {
         assert_eq!(parsed.jobs.lease_secs, defaults.jobs.lease_secs);
         assert_eq!(parsed.max_body_bytes, defaults.max_body_bytes);
         assert_eq!(parsed.google.token_url, defaults.google.token_url);
-        assert_eq!(parsed.google.retry_deadline_ms, defaults.google.retry_deadline_ms);
+        assert_eq!(
+            parsed.google.retry_deadline_ms,
+            defaults.google.retry_deadline_ms
+        );
     }
 
     #[test]

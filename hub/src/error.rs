@@ -208,15 +208,24 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
                 "the body is not valid JSON",
             )]);
         }
-        let path = err.path().to_string();
-        let field = if path == "." {
-            "body".to_string()
-        } else {
-            path
-        };
         let problem = plain_serde_message(err.inner());
+        let field = field_path(&err.path().to_string(), &problem);
         ApiError::validation(vec![FieldError::new(field, problem)])
     })
+}
+
+/// The dotted path of the bad field; serde reports a missing field at its parent's path, so
+/// the field's own name is taken from the message.
+fn field_path(path: &str, problem: &str) -> String {
+    let missing = problem
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.split('`').next());
+    match (path, missing) {
+        (".", Some(name)) => name.to_string(),
+        (".", None) => "body".to_string(),
+        (parent, Some(name)) => format!("{parent}.{name}"),
+        (parent, None) => parent.to_string(),
+    }
 }
 
 fn plain_serde_message(err: &serde_json::Error) -> String {

@@ -266,10 +266,15 @@ pub fn google_clients(
     metrics: Arc<Metrics>,
 ) -> Result<(Connections, Google), StartError> {
     let sealer = if config.encryption.keys.expose().is_empty() {
-        tracing::warn!("ENCRYPTION_KEYS is not set: Google accounts cannot be connected until it is");
+        tracing::warn!(
+            "ENCRYPTION_KEYS is not set: Google accounts cannot be connected until it is"
+        );
         None
     } else {
-        Some(Sealer::from_config(&config.encryption).map_err(|e| StartError::Config(e.to_string()))?)
+        Some(
+            Sealer::from_config(&config.encryption)
+                .map_err(|e| StartError::Config(e.to_string()))?,
+        )
     };
     let http = reqwest::Client::builder()
         .timeout(std::time::Duration::from_millis(config.google.timeout_ms))
@@ -279,7 +284,13 @@ pub fn google_clients(
     let oauth = OAuthClient::new(&config.google, public_url, http.clone())
         .map_err(|e| StartError::Config(format!("Google endpoint URL: {e}")))?;
     let connections = Connections::new(db.clone(), sealer, oauth);
-    let google = Google::new(&config.google, http, connections.clone(), metrics, public_url);
+    let google = Google::new(
+        &config.google,
+        http,
+        connections.clone(),
+        metrics,
+        public_url,
+    );
     Ok((connections, google))
 }
 

@@ -132,7 +132,11 @@ impl Metrics {
         registry.register("jobs_retried", "Job attempts retried", jobs_retried.clone());
         registry.register("jobs_dead", "Jobs dead-lettered", jobs_dead.clone());
         registry.register("jobs_queue_depth", "Jobs by state", jobs_depth.clone());
-        registry.register("google_calls", "Google Calendar calls", google_calls.clone());
+        registry.register(
+            "google_calls",
+            "Google Calendar calls",
+            google_calls.clone(),
+        );
         registry.register(
             "google_call_duration_seconds",
             "Google Calendar call latency",

@@ -113,7 +113,9 @@ pub struct Grant {
 
 impl std::fmt::Debug for Grant {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Grant").field("expires_at", &self.expires_at).finish_non_exhaustive()
+        f.debug_struct("Grant")
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
     }
 }
 
@@ -157,7 +159,12 @@ const PROVIDER: &str = "google";
 impl Connections {
     /// Connections over the database, sealing with `sealer` (None: tokens cannot be stored).
     pub fn new(db: Db, sealer: Option<Sealer>, oauth: OAuthClient) -> Self {
-        Connections { db, sealer, oauth, refresh_locks: Arc::default() }
+        Connections {
+            db,
+            sealer,
+            oauth,
+            refresh_locks: Arc::default(),
+        }
     }
 
     /// The OAuth client (authorization URLs, code exchange).
@@ -170,19 +177,27 @@ impl Connections {
     }
 
     /// The connection of an owner, if any.
-    pub async fn find(&self, tenant_id: &str, owner: &Owner) -> Result<Option<Connection>, ConnectionError> {
-        let row = sqlx::query(select_connection!("WHERE tenant_id = $1 AND provider = $2 AND owner = $3"))
-            .bind(tenant_id)
-            .bind(PROVIDER)
-            .bind(owner.key())
-            .fetch_optional(self.db.pool())
-            .await?;
+    pub async fn find(
+        &self,
+        tenant_id: &str,
+        owner: &Owner,
+    ) -> Result<Option<Connection>, ConnectionError> {
+        let row = sqlx::query(select_connection!(
+            "WHERE tenant_id = $1 AND provider = $2 AND owner = $3"
+        ))
+        .bind(tenant_id)
+        .bind(PROVIDER)
+        .bind(owner.key())
+        .fetch_optional(self.db.pool())
+        .await?;
         row.as_ref().map(connection_from_row).transpose()
     }
 
     /// The connection of an owner, or [`ConnectionError::Missing`].
     pub async fn get(&self, tenant_id: &str, owner: &Owner) -> Result<Connection, ConnectionError> {
-        self.find(tenant_id, owner).await?.ok_or(ConnectionError::Missing)
+        self.find(tenant_id, owner)
+            .await?
+            .ok_or(ConnectionError::Missing)
     }
 
     /// Stores a fresh grant for an owner (a new consent), replacing any earlier one.
@@ -241,13 +256,21 @@ impl Connections {
     }
 
     /// Called when Google refused `rejected` (401): refreshes unless another caller already did.
-    pub async fn refresh_after_rejection(&self, connection: &Connection, rejected: &str) -> Result<String, ConnectionError> {
+    pub async fn refresh_after_rejection(
+        &self,
+        connection: &Connection,
+        rejected: &str,
+    ) -> Result<String, ConnectionError> {
         self.refresh(connection, Some(rejected)).await
     }
 
     /// Refreshes the access token once per connection at a time: a caller that waited for
     /// another's refresh uses its result instead of refreshing again.
-    async fn refresh(&self, connection: &Connection, stale: Option<&str>) -> Result<String, ConnectionError> {
+    async fn refresh(
+        &self,
+        connection: &Connection,
+        stale: Option<&str>,
+    ) -> Result<String, ConnectionError> {
         let lock = self.refresh_lock(&connection.id);
         let _guard = lock.lock().await;
         let secrets = self.load_secrets(connection).await?;
@@ -257,7 +280,9 @@ impl Connections {
             return Ok(secrets.access_token);
         }
         let refresh_token = secrets.refresh_token.ok_or_else(|| {
-            ConnectionError::NeedsReconsent("Google gave no refresh token; connect again with offline access".into())
+            ConnectionError::NeedsReconsent(
+                "Google gave no refresh token; connect again with offline access".into(),
+            )
         })?;
         match self.oauth.refresh(&refresh_token).await {
             Ok(grant) => {
@@ -274,11 +299,18 @@ impl Connections {
     }
 
     fn refresh_lock(&self, connection_id: &str) -> Arc<tokio::sync::Mutex<()>> {
-        let mut locks = self.refresh_locks.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut locks = self
+            .refresh_locks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         locks.entry(connection_id.to_string()).or_default().clone()
     }
 
-    async fn store_refreshed(&self, connection: &Connection, grant: &Grant) -> Result<(), ConnectionError> {
+    async fn store_refreshed(
+        &self,
+        connection: &Connection,
+        grant: &Grant,
+    ) -> Result<(), ConnectionError> {
         let sealer = self.sealer()?;
         let access = sealer.seal(&grant.access_token, &format!("{}/access", connection.id))?;
         let mut secrets = self.load_secrets(connection).await?;
@@ -307,7 +339,11 @@ impl Connections {
     }
 
     /// Marks a connection unusable until a person consents again; admins see the reason.
-    pub async fn mark_needs_reconsent(&self, connection: &Connection, reason: &str) -> Result<(), ConnectionError> {
+    pub async fn mark_needs_reconsent(
+        &self,
+        connection: &Connection,
+        reason: &str,
+    ) -> Result<(), ConnectionError> {
         tracing::warn!(connection_id = %connection.id, tenant_id = %connection.tenant_id, reason, "connection needs re-consent");
         sqlx::query(
             "UPDATE connections SET status = 'needs_reconsent', status_reason = $1, updated_at = $2 \
@@ -356,10 +392,12 @@ impl Connections {
     /// sealed under the active key, when they are connected again.
     pub async fn reseal_all(&self) -> Result<usize, ConnectionError> {
         let sealer = self.sealer()?;
-        let rows = sqlx::query(select_connection!("WHERE key_id <> $1 AND status = 'active'"))
-            .bind(sealer.active_key_id())
-            .fetch_all(self.db.pool())
-            .await?;
+        let rows = sqlx::query(select_connection!(
+            "WHERE key_id <> $1 AND status = 'active'"
+        ))
+        .bind(sealer.active_key_id())
+        .fetch_all(self.db.pool())
+        .await?;
         let mut moved = 0;
         for row in &rows {
             let connection = connection_from_row(row)?;
@@ -383,7 +421,6 @@ struct Secrets {
     expires_at: DateTime<Utc>,
 }
 
-
 fn connection_from_row(row: &AnyRow) -> Result<Connection, ConnectionError> {
     let owner: String = row.try_get("owner")?;
     let scopes: String = row.try_get("scopes")?;
@@ -394,7 +431,11 @@ fn connection_from_row(row: &AnyRow) -> Result<Connection, ConnectionError> {
         owner: Owner::from_key(&owner),
         account_email: row.try_get("account_email")?,
         scopes: scopes.split_whitespace().map(str::to_string).collect(),
-        status: if status == "active" { ConnectionStatus::Active } else { ConnectionStatus::NeedsReconsent },
+        status: if status == "active" {
+            ConnectionStatus::Active
+        } else {
+            ConnectionStatus::NeedsReconsent
+        },
         status_reason: row.try_get("status_reason")?,
         key_id: row.try_get("key_id")?,
     })

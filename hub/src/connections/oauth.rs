@@ -35,7 +35,8 @@ use crate::{
     google::scopes,
 };
 
-type GoogleOAuth = BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
+type GoogleOAuth =
+    BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
 
 /// Why a refresh failed.
 #[derive(Debug)]
@@ -83,17 +84,32 @@ impl<'c> oauth2::AsyncHttpClient<'c> for Transport {
 
 impl OAuthClient {
     /// Builds the client from configuration; the redirect goes to this hub's callback.
-    pub fn new(config: &GoogleConfig, public_url: &str, http: reqwest::Client) -> Result<Self, url::ParseError> {
+    pub fn new(
+        config: &GoogleConfig,
+        public_url: &str,
+        http: reqwest::Client,
+    ) -> Result<Self, url::ParseError> {
         let client = BasicClient::new(ClientId::new(config.client_id.clone()))
             .set_client_secret(ClientSecret::new(config.client_secret.expose().to_string()))
             .set_auth_uri(AuthUrl::new(config.auth_url.clone())?)
             .set_token_uri(TokenUrl::new(config.token_url.clone())?)
-            .set_redirect_uri(RedirectUrl::new(format!("{public_url}/oauth/google/callback"))?)
+            .set_redirect_uri(RedirectUrl::new(format!(
+                "{public_url}/oauth/google/callback"
+            ))?)
             .set_auth_type(AuthType::RequestBody);
-        Ok(OAuthClient { client, transport: Transport(http) })
+        Ok(OAuthClient {
+            client,
+            transport: Transport(http),
+        })
     }
 
-    fn authorization_url(&self, state: &str, scopes: &[&str], challenge: PkceCodeChallenge, login_hint: Option<&str>) -> String {
+    fn authorization_url(
+        &self,
+        state: &str,
+        scopes: &[&str],
+        challenge: PkceCodeChallenge,
+        login_hint: Option<&str>,
+    ) -> String {
         let state = state.to_string();
         let mut request = self
             .client
@@ -129,7 +145,9 @@ impl OAuthClient {
             .await;
         match response {
             Ok(response) => Ok(grant_from(&response)),
-            Err(RequestTokenError::ServerResponse(body)) if *body.error() == BasicErrorResponseType::InvalidGrant => {
+            Err(RequestTokenError::ServerResponse(body))
+                if *body.error() == BasicErrorResponseType::InvalidGrant =>
+            {
                 Err(RefreshError::InvalidGrant)
             }
             Err(err) => Err(RefreshError::Transient(describe(&err))),
@@ -138,12 +156,16 @@ impl OAuthClient {
 }
 
 fn grant_from(response: &oauth2::basic::BasicTokenResponse) -> Grant {
-    let lifetime = response.expires_in().map_or(Duration::hours(1), |d| Duration::seconds(i64::try_from(d.as_secs()).unwrap_or(3600)));
+    let lifetime = response.expires_in().map_or(Duration::hours(1), |d| {
+        Duration::seconds(i64::try_from(d.as_secs()).unwrap_or(3600))
+    });
     Grant {
         access_token: response.access_token().secret().clone(),
         refresh_token: response.refresh_token().map(|t| t.secret().clone()),
         expires_at: Utc::now() + lifetime,
-        scopes: response.scopes().map(|s| s.iter().map(|scope| scope.to_string()).collect()),
+        scopes: response
+            .scopes()
+            .map(|s| s.iter().map(|scope| scope.to_string()).collect()),
     }
 }
 
@@ -152,7 +174,9 @@ fn describe<RE: std::error::Error + 'static>(
     err: &RequestTokenError<RE, oauth2::StandardErrorResponse<BasicErrorResponseType>>,
 ) -> String {
     match err {
-        RequestTokenError::ServerResponse(body) => format!("token endpoint refused: {}", body.error()),
+        RequestTokenError::ServerResponse(body) => {
+            format!("token endpoint refused: {}", body.error())
+        }
         RequestTokenError::Request(_) => "token endpoint unreachable".into(),
         RequestTokenError::Parse(_, _) => "token endpoint answered something unreadable".into(),
         RequestTokenError::Other(text) => format!("token endpoint failed: {text}"),
@@ -180,13 +204,19 @@ pub struct StartParams {
 /// Sends the signed-in person to Google's consent screen (302).
 #[utoipa::path(get, path = "/oauth/google/start", params(StartParams),
     responses((status = 302, description = "to Google's consent screen")), tag = "google")]
-async fn start(State(state): State<AppState>, actor: Actor, ApiQuery(params): ApiQuery<StartParams>) -> Result<Response, ApiError> {
+async fn start(
+    State(state): State<AppState>,
+    actor: Actor,
+    ApiQuery(params): ApiQuery<StartParams>,
+) -> Result<Response, ApiError> {
     let (owner, wanted) = match params.target.as_deref().unwrap_or("tenant") {
         "tenant" => {
             policy::require_admin(&actor)?;
             (Owner::Tenant, scopes::TENANT)
         }
-        "user" if actor.actor_type == shared::ActorType::User => (Owner::User(actor.id.clone()), scopes::USER),
+        "user" if actor.actor_type == shared::ActorType::User => {
+            (Owner::User(actor.id.clone()), scopes::USER)
+        }
         _ => {
             return Err(ApiError::validation(vec![crate::error::FieldError::new(
                 "for",
@@ -196,12 +226,32 @@ async fn start(State(state): State<AppState>, actor: Actor, ApiQuery(params): Ap
     };
     let state_value = tokens::generate(tokens::TokenKind::OAuthState);
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-    save_state(&state.db, &state_value, &actor, &owner, wanted, verifier.secret()).await?;
-    let url = state.connections.oauth().authorization_url(&state_value, wanted, challenge, params.login_hint.as_deref());
+    save_state(
+        &state.db,
+        &state_value,
+        &actor,
+        &owner,
+        wanted,
+        verifier.secret(),
+    )
+    .await?;
+    let url = state.connections.oauth().authorization_url(
+        &state_value,
+        wanted,
+        challenge,
+        params.login_hint.as_deref(),
+    );
     Ok(Redirect::to(&url).into_response())
 }
 
-async fn save_state(db: &Db, value: &str, actor: &Actor, owner: &Owner, wanted: &[&str], verifier: &str) -> Result<(), DbError> {
+async fn save_state(
+    db: &Db,
+    value: &str,
+    actor: &Actor,
+    owner: &Owner,
+    wanted: &[&str],
+    verifier: &str,
+) -> Result<(), DbError> {
     sqlx::query(
         "INSERT INTO oauth_states (state_hash, tenant_id, user_id, owner, scopes, pkce_verifier, expires_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -263,19 +313,37 @@ pub struct CallbackParams {
 /// Where Google returns the person after consent; stores the sealed grant.
 #[utoipa::path(get, path = "/oauth/google/callback", params(CallbackParams),
     responses((status = 200, description = "connected"), (status = 400, description = "refused or expired")), tag = "google")]
-async fn callback(State(state): State<AppState>, ApiQuery(params): ApiQuery<CallbackParams>) -> Result<Response, ApiError> {
-    let Some(pending) = take_state(&state.db, params.state.as_deref().unwrap_or_default()).await? else {
-        return Ok(page(StatusCode::BAD_REQUEST, "This sign-in link has expired or was already used. Start again from CORBI."));
+async fn callback(
+    State(state): State<AppState>,
+    ApiQuery(params): ApiQuery<CallbackParams>,
+) -> Result<Response, ApiError> {
+    let Some(pending) = take_state(&state.db, params.state.as_deref().unwrap_or_default()).await?
+    else {
+        return Ok(page(
+            StatusCode::BAD_REQUEST,
+            "This sign-in link has expired or was already used. Start again from CORBI.",
+        ));
     };
     if params.error.is_some() {
-        return Ok(page(StatusCode::BAD_REQUEST, "Google access was not granted, so nothing was connected."));
+        return Ok(page(
+            StatusCode::BAD_REQUEST,
+            "Google access was not granted, so nothing was connected.",
+        ));
     }
     let code = params.code.unwrap_or_default();
-    let grant = match state.connections.oauth().exchange(&code, &pending.verifier).await {
+    let grant = match state
+        .connections
+        .oauth()
+        .exchange(&code, &pending.verifier)
+        .await
+    {
         Ok(grant) => grant,
         Err(cause) => {
             tracing::warn!(%cause, tenant_id = %pending.tenant_id, "authorization code exchange failed");
-            return Ok(page(StatusCode::BAD_GATEWAY, "Google did not accept the sign-in. Please try again."));
+            return Ok(page(
+                StatusCode::BAD_GATEWAY,
+                "Google did not accept the sign-in. Please try again.",
+            ));
         }
     };
     let email = state
@@ -292,12 +360,20 @@ async fn callback(State(state): State<AppState>, ApiQuery(params): ApiQuery<Call
         .await
         .map_err(connection_error)?;
     tracing::info!(tenant_id = %pending.tenant_id, "Google account connected");
-    Ok(page(StatusCode::OK, "Your Google account is connected to CORBI. You can close this window."))
+    Ok(page(
+        StatusCode::OK,
+        "Your Google account is connected to CORBI. You can close this window.",
+    ))
 }
 
 fn page(status: StatusCode, sentence: &str) -> Response {
     let html = format!("<!doctype html><meta charset=utf-8><title>CORBI</title><p>{sentence}</p>");
-    (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response()
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        html,
+    )
+        .into_response()
 }
 
 /// Maps connection failures onto the contract.
@@ -347,7 +423,11 @@ async fn connection_status(
         Some("user") => (Owner::User(actor.id.clone()), scopes::USER, "user"),
         _ => (Owner::Tenant, scopes::TENANT, "tenant"),
     };
-    let found = state.connections.find(&actor.tenant_id, &owner).await.map_err(connection_error)?;
+    let found = state
+        .connections
+        .find(&actor.tenant_id, &owner)
+        .await
+        .map_err(connection_error)?;
     let connect_url = format!("{}/oauth/google/start?for={target}", state.public_url);
     let view = match found {
         None => ConnectionView {
@@ -361,7 +441,10 @@ async fn connection_status(
         },
         Some(connection) => ConnectionView {
             connected: true,
-            missing_scopes: scopes::missing(required, &connection.scopes).into_iter().map(str::to_string).collect(),
+            missing_scopes: scopes::missing(required, &connection.scopes)
+                .into_iter()
+                .map(str::to_string)
+                .collect(),
             status: Some(connection.status),
             status_reason: connection.status_reason,
             account_email: Some(connection.account_email),

@@ -50,7 +50,9 @@ pub struct Sealer {
 
 impl std::fmt::Debug for Sealer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Sealer").field("active", &self.active).finish_non_exhaustive()
+        f.debug_struct("Sealer")
+            .field("active", &self.active)
+            .finish_non_exhaustive()
     }
 }
 
@@ -59,8 +61,16 @@ impl Sealer {
     pub fn from_config(config: &EncryptionConfig) -> Result<Sealer, SealError> {
         let mut keys = HashMap::new();
         let mut first = None;
-        for pair in config.keys.expose().split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let (id, encoded) = pair.split_once(':').ok_or(SealError::BadKeys("each key is id:base64"))?;
+        for pair in config
+            .keys
+            .expose()
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+        {
+            let (id, encoded) = pair
+                .split_once(':')
+                .ok_or(SealError::BadKeys("each key is id:base64"))?;
             let bytes = STANDARD
                 .decode(encoded.trim())
                 .map_err(|_| SealError::BadKeys("a key is not valid base64"))?;
@@ -78,7 +88,9 @@ impl Sealer {
             config.active_key_id.clone()
         };
         if !keys.contains_key(&active) {
-            return Err(SealError::BadKeys("ENCRYPTION_KEY_ID names a key that is not listed"));
+            return Err(SealError::BadKeys(
+                "ENCRYPTION_KEY_ID names a key that is not listed",
+            ));
         }
         Ok(Sealer { keys, active })
     }
@@ -96,17 +108,26 @@ impl Sealer {
         let ciphertext = cipher
             .encrypt(
                 &XNonce::from(nonce),
-                Payload { msg: plaintext.as_bytes(), aad: context.as_bytes() },
+                Payload {
+                    msg: plaintext.as_bytes(),
+                    aad: context.as_bytes(),
+                },
             )
             .map_err(|_| SealError::Corrupt)?;
         let mut blob = nonce.to_vec();
         blob.extend_from_slice(&ciphertext);
-        Ok(Sealed { key_id: self.active.clone(), blob: STANDARD.encode(blob) })
+        Ok(Sealed {
+            key_id: self.active.clone(),
+            blob: STANDARD.encode(blob),
+        })
     }
 
     /// Opens a sealed secret; fails for unknown keys, tampering or another context.
     pub fn open(&self, key_id: &str, blob: &str, context: &str) -> Result<String, SealError> {
-        let cipher = self.keys.get(key_id).ok_or_else(|| SealError::UnknownKey(key_id.to_string()))?;
+        let cipher = self
+            .keys
+            .get(key_id)
+            .ok_or_else(|| SealError::UnknownKey(key_id.to_string()))?;
         let bytes = STANDARD.decode(blob).map_err(|_| SealError::Corrupt)?;
         if bytes.len() < 24 {
             return Err(SealError::Corrupt);
@@ -114,7 +135,13 @@ impl Sealer {
         let (nonce, ciphertext) = bytes.split_at(24);
         let nonce: [u8; 24] = nonce.try_into().map_err(|_| SealError::Corrupt)?;
         let plaintext = cipher
-            .decrypt(&XNonce::from(nonce), Payload { msg: ciphertext, aad: context.as_bytes() })
+            .decrypt(
+                &XNonce::from(nonce),
+                Payload {
+                    msg: ciphertext,
+                    aad: context.as_bytes(),
+                },
+            )
             .map_err(|_| SealError::Corrupt)?;
         String::from_utf8(plaintext).map_err(|_| SealError::Corrupt)
     }
@@ -133,8 +160,11 @@ mod tests {
     use crate::config::Secret;
 
     fn sealer(keys: &str, active: &str) -> Sealer {
-        Sealer::from_config(&EncryptionConfig { keys: Secret::new(keys), active_key_id: active.into() })
-            .expect("valid keys")
+        Sealer::from_config(&EncryptionConfig {
+            keys: Secret::new(keys),
+            active_key_id: active.into(),
+        })
+        .expect("valid keys")
     }
 
     #[test]
@@ -144,29 +174,51 @@ mod tests {
         let sealed = one.seal("ya29.secret", "conn-1/access").expect("sealed");
         assert_eq!(sealed.key_id, "k1");
         assert!(!sealed.blob.contains("ya29"));
-        assert_eq!(one.open("k1", &sealed.blob, "conn-1/access").expect("opens"), "ya29.secret");
-        assert!(matches!(one.open("k1", &sealed.blob, "conn-2/access"), Err(SealError::Corrupt)));
+        assert_eq!(
+            one.open("k1", &sealed.blob, "conn-1/access")
+                .expect("opens"),
+            "ya29.secret"
+        );
+        assert!(matches!(
+            one.open("k1", &sealed.blob, "conn-2/access"),
+            Err(SealError::Corrupt)
+        ));
         let other = sealer(&generate_key("k1"), "");
-        assert!(matches!(other.open("k1", &sealed.blob, "conn-1/access"), Err(SealError::Corrupt)));
+        assert!(matches!(
+            other.open("k1", &sealed.blob, "conn-1/access"),
+            Err(SealError::Corrupt)
+        ));
     }
 
     #[test]
     fn rotation_keeps_old_data_readable_and_seals_under_the_new_key() {
         let k1 = generate_key("k1");
         let k2 = generate_key("k2");
-        let old = sealer(&k1, "").seal("refresh", "c/refresh").expect("sealed");
+        let old = sealer(&k1, "")
+            .seal("refresh", "c/refresh")
+            .expect("sealed");
         let both = sealer(&format!("{k1},{k2}"), "k2");
-        assert_eq!(both.open(&old.key_id, &old.blob, "c/refresh").expect("old opens"), "refresh");
+        assert_eq!(
+            both.open(&old.key_id, &old.blob, "c/refresh")
+                .expect("old opens"),
+            "refresh"
+        );
         assert_eq!(both.seal("x", "c").expect("sealed").key_id, "k2");
         let only_new = sealer(&k2, "");
-        assert!(matches!(only_new.open("k1", &old.blob, "c/refresh"), Err(SealError::UnknownKey(_))));
+        assert!(matches!(
+            only_new.open("k1", &old.blob, "c/refresh"),
+            Err(SealError::UnknownKey(_))
+        ));
     }
 
     #[test]
     fn malformed_keys_are_refused_without_echoing_them() {
         for keys in ["nocolon", "k1:not-base64!", "k1:c2hvcnQ="] {
-            let err = Sealer::from_config(&EncryptionConfig { keys: Secret::new(keys), active_key_id: String::new() })
-                .expect_err("refused");
+            let err = Sealer::from_config(&EncryptionConfig {
+                keys: Secret::new(keys),
+                active_key_id: String::new(),
+            })
+            .expect_err("refused");
             assert!(!err.to_string().contains(keys), "{err}");
         }
         let missing = Sealer::from_config(&EncryptionConfig::default());

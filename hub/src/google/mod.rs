@@ -11,7 +11,11 @@
 pub mod scopes;
 pub mod types;
 
-use std::{num::NonZeroU32, sync::Arc, time::{Duration, Instant}};
+use std::{
+    num::NonZeroU32,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use backon::{BackoffBuilder, ExponentialBuilder};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
@@ -122,7 +126,14 @@ struct Call<'a> {
 
 impl<'a> Call<'a> {
     fn new(operation: &'static str, method: Method, path: String) -> Self {
-        Call { operation, method, path, query: Vec::new(), body: None, if_match: None }
+        Call {
+            operation,
+            method,
+            path,
+            query: Vec::new(),
+            body: None,
+            if_match: None,
+        }
     }
 
     fn query(mut self, name: &'static str, value: impl Into<String>) -> Self {
@@ -166,7 +177,10 @@ pub struct ListParams {
 enum Attempt {
     Done(Option<Value>),
     Unauthorized,
-    Retry { cause: String, retry_after: Option<Duration> },
+    Retry {
+        cause: String,
+        retry_after: Option<Duration>,
+    },
     Fail(GoogleError),
 }
 
@@ -188,7 +202,13 @@ struct Inner {
 
 impl Google {
     /// A client for the configured endpoints.
-    pub fn new(config: &GoogleConfig, http: reqwest::Client, connections: Connections, metrics: Arc<Metrics>, public_url: &str) -> Self {
+    pub fn new(
+        config: &GoogleConfig,
+        http: reqwest::Client,
+        connections: Connections,
+        metrics: Arc<Metrics>,
+        public_url: &str,
+    ) -> Self {
         let per_second = NonZeroU32::new(config.requests_per_second).unwrap_or(NonZeroU32::MIN);
         Google {
             inner: Arc::new(Inner {
@@ -204,14 +224,29 @@ impl Google {
     }
 
     /// The tenant-wide connection, usable and holding `required` scopes.
-    pub async fn tenant_connection(&self, tenant_id: &str, required: &[&str]) -> Result<Connection, GoogleError> {
+    pub async fn tenant_connection(
+        &self,
+        tenant_id: &str,
+        required: &[&str],
+    ) -> Result<Connection, GoogleError> {
         self.connection(tenant_id, &Owner::Tenant, required).await
     }
 
     /// A connection, usable and holding `required` scopes.
-    pub async fn connection(&self, tenant_id: &str, owner: &Owner, required: &[&str]) -> Result<Connection, GoogleError> {
-        let connection = self.inner.connections.find(tenant_id, owner).await.map_err(|e| self.connection_failure(e))?;
-        let connection = connection.ok_or_else(|| self.connection_failure(ConnectionError::Missing))?;
+    pub async fn connection(
+        &self,
+        tenant_id: &str,
+        owner: &Owner,
+        required: &[&str],
+    ) -> Result<Connection, GoogleError> {
+        let connection = self
+            .inner
+            .connections
+            .find(tenant_id, owner)
+            .await
+            .map_err(|e| self.connection_failure(e))?;
+        let connection =
+            connection.ok_or_else(|| self.connection_failure(ConnectionError::Missing))?;
         if connection.status == ConnectionStatus::NeedsReconsent {
             let reason = connection.status_reason.clone().unwrap_or_default();
             return Err(self.connection_failure(ConnectionError::NeedsReconsent(reason)));
@@ -233,52 +268,92 @@ impl Google {
 
     fn connection_failure(&self, err: ConnectionError) -> GoogleError {
         match err {
-            ConnectionError::Unavailable(cause) => GoogleError::Unavailable { retry_after_secs: 30, cause },
-            ConnectionError::Missing | ConnectionError::NeedsReconsent(_) | ConnectionError::Seal(_) => GoogleError::NotConnected {
+            ConnectionError::Unavailable(cause) => GoogleError::Unavailable {
+                retry_after_secs: 30,
+                cause,
+            },
+            ConnectionError::Missing
+            | ConnectionError::NeedsReconsent(_)
+            | ConnectionError::Seal(_) => GoogleError::NotConnected {
                 reason: err.to_string(),
                 reconsent_url: self.reconsent_url(),
                 missing_scopes: Vec::new(),
             },
-            ConnectionError::Db(db) => GoogleError::Unavailable { retry_after_secs: 5, cause: db.to_string() },
+            ConnectionError::Db(db) => GoogleError::Unavailable {
+                retry_after_secs: 5,
+                cause: db.to_string(),
+            },
         }
     }
 
     /// The account's primary calendar id (its address), with a fresh access token.
     pub async fn primary_calendar_id(&self, access_token: &str) -> Result<String, GoogleError> {
         let url = format!("{}/calendars/primary", self.inner.api_root);
-        let response = self.inner.http.get(url).bearer_auth(access_token).send().await.map_err(|e| GoogleError::Unavailable {
-            retry_after_secs: 5,
-            cause: transport_cause(&e),
-        })?;
+        let response = self
+            .inner
+            .http
+            .get(url)
+            .bearer_auth(access_token)
+            .send()
+            .await
+            .map_err(|e| GoogleError::Unavailable {
+                retry_after_secs: 5,
+                cause: transport_cause(&e),
+            })?;
         let status = response.status();
         let body: Value = response.json().await.unwrap_or(Value::Null);
         match body.get("id").and_then(Value::as_str) {
             Some(id) if status.is_success() => Ok(id.to_string()),
-            _ => Err(classify(status, &body, None).map_or(GoogleError::NotFound, |attempt| match attempt {
-                Attempt::Fail(err) => err,
-                _ => GoogleError::NotFound,
-            })),
+            _ => Err(
+                classify(status, &body, None).map_or(
+                    GoogleError::NotFound,
+                    |attempt| match attempt {
+                        Attempt::Fail(err) => err,
+                        _ => GoogleError::NotFound,
+                    },
+                ),
+            ),
         }
     }
 
     /// `calendars.get`.
-    pub async fn calendar_get(&self, connection: &Connection, calendar_id: &str) -> Result<Calendar, GoogleError> {
-        let call = Call::new("calendars.get", Method::GET, format!("calendars/{}", encode(calendar_id)));
+    pub async fn calendar_get(
+        &self,
+        connection: &Connection,
+        calendar_id: &str,
+    ) -> Result<Calendar, GoogleError> {
+        let call = Call::new(
+            "calendars.get",
+            Method::GET,
+            format!("calendars/{}", encode(calendar_id)),
+        );
         self.fetch(connection, call).await
     }
 
     /// `calendars.insert`.
-    pub async fn calendar_insert(&self, connection: &Connection, calendar: &Calendar) -> Result<Calendar, GoogleError> {
+    pub async fn calendar_insert(
+        &self,
+        connection: &Connection,
+        calendar: &Calendar,
+    ) -> Result<Calendar, GoogleError> {
         let call = Call::new("calendars.insert", Method::POST, "calendars".into()).body(calendar);
         self.fetch(connection, call).await
     }
 
     /// `calendarList.list`, every page.
-    pub async fn calendar_list(&self, connection: &Connection) -> Result<Vec<CalendarListEntry>, GoogleError> {
+    pub async fn calendar_list(
+        &self,
+        connection: &Connection,
+    ) -> Result<Vec<CalendarListEntry>, GoogleError> {
         let mut entries = Vec::new();
         let mut page_token: Option<String> = None;
         loop {
-            let mut call = Call::new("calendarList.list", Method::GET, "users/me/calendarList".into()).query("maxResults", "250");
+            let mut call = Call::new(
+                "calendarList.list",
+                Method::GET,
+                "users/me/calendarList".into(),
+            )
+            .query("maxResults", "250");
             if let Some(token) = page_token.take() {
                 call = call.query("pageToken", token);
             }
@@ -292,17 +367,40 @@ impl Google {
     }
 
     /// `events.insert` (attendees are notified per `send_updates`: all, externalOnly, none).
-    pub async fn events_insert(&self, connection: &Connection, calendar_id: &str, event: &Event, send_updates: &str) -> Result<Event, GoogleError> {
-        let call = Call::new("events.insert", Method::POST, format!("calendars/{}/events", encode(calendar_id)))
-            .query("sendUpdates", send_updates)
-            .query("conferenceDataVersion", "1")
-            .body(event);
+    pub async fn events_insert(
+        &self,
+        connection: &Connection,
+        calendar_id: &str,
+        event: &Event,
+        send_updates: &str,
+    ) -> Result<Event, GoogleError> {
+        let call = Call::new(
+            "events.insert",
+            Method::POST,
+            format!("calendars/{}/events", encode(calendar_id)),
+        )
+        .query("sendUpdates", send_updates)
+        .query("conferenceDataVersion", "1")
+        .body(event);
         self.fetch(connection, call).await
     }
 
     /// `events.get`.
-    pub async fn events_get(&self, connection: &Connection, calendar_id: &str, event_id: &str) -> Result<Event, GoogleError> {
-        let call = Call::new("events.get", Method::GET, format!("calendars/{}/events/{}", encode(calendar_id), encode(event_id)));
+    pub async fn events_get(
+        &self,
+        connection: &Connection,
+        calendar_id: &str,
+        event_id: &str,
+    ) -> Result<Event, GoogleError> {
+        let call = Call::new(
+            "events.get",
+            Method::GET,
+            format!(
+                "calendars/{}/events/{}",
+                encode(calendar_id),
+                encode(event_id)
+            ),
+        );
         self.fetch(connection, call).await
     }
 
@@ -316,17 +414,39 @@ impl Google {
         if_match: Option<&str>,
         send_updates: &str,
     ) -> Result<Event, GoogleError> {
-        let call = Call::new("events.patch", Method::PATCH, format!("calendars/{}/events/{}", encode(calendar_id), encode(event_id)))
-            .query("sendUpdates", send_updates)
-            .body(patch)
-            .if_match(if_match);
+        let call = Call::new(
+            "events.patch",
+            Method::PATCH,
+            format!(
+                "calendars/{}/events/{}",
+                encode(calendar_id),
+                encode(event_id)
+            ),
+        )
+        .query("sendUpdates", send_updates)
+        .body(patch)
+        .if_match(if_match);
         self.fetch(connection, call).await
     }
 
     /// `events.delete`; an event already deleted (410) counts as done.
-    pub async fn events_delete(&self, connection: &Connection, calendar_id: &str, event_id: &str, send_updates: &str) -> Result<(), GoogleError> {
-        let call = Call::new("events.delete", Method::DELETE, format!("calendars/{}/events/{}", encode(calendar_id), encode(event_id)))
-            .query("sendUpdates", send_updates);
+    pub async fn events_delete(
+        &self,
+        connection: &Connection,
+        calendar_id: &str,
+        event_id: &str,
+        send_updates: &str,
+    ) -> Result<(), GoogleError> {
+        let call = Call::new(
+            "events.delete",
+            Method::DELETE,
+            format!(
+                "calendars/{}/events/{}",
+                encode(calendar_id),
+                encode(event_id)
+            ),
+        )
+        .query("sendUpdates", send_updates);
         match self.execute(connection, call).await {
             Ok(_) | Err(GoogleError::Gone { .. }) => Ok(()),
             Err(other) => Err(other),
@@ -334,24 +454,56 @@ impl Google {
     }
 
     /// `events.move` to another calendar.
-    pub async fn events_move(&self, connection: &Connection, calendar_id: &str, event_id: &str, destination: &str) -> Result<Event, GoogleError> {
-        let call = Call::new("events.move", Method::POST, format!("calendars/{}/events/{}/move", encode(calendar_id), encode(event_id)))
-            .query("destination", destination);
+    pub async fn events_move(
+        &self,
+        connection: &Connection,
+        calendar_id: &str,
+        event_id: &str,
+        destination: &str,
+    ) -> Result<Event, GoogleError> {
+        let call = Call::new(
+            "events.move",
+            Method::POST,
+            format!(
+                "calendars/{}/events/{}/move",
+                encode(calendar_id),
+                encode(event_id)
+            ),
+        )
+        .query("destination", destination);
         self.fetch(connection, call).await
     }
 
     /// One page of `events.list`.
-    pub async fn events_list(&self, connection: &Connection, calendar_id: &str, params: &ListParams) -> Result<EventsPage, GoogleError> {
-        let mut call = Call::new("events.list", Method::GET, format!("calendars/{}/events", encode(calendar_id)));
+    pub async fn events_list(
+        &self,
+        connection: &Connection,
+        calendar_id: &str,
+        params: &ListParams,
+    ) -> Result<EventsPage, GoogleError> {
+        let mut call = Call::new(
+            "events.list",
+            Method::GET,
+            format!("calendars/{}/events", encode(calendar_id)),
+        );
         let options = [
             ("syncToken", params.sync_token.clone()),
             ("pageToken", params.page_token.clone()),
             ("timeMin", params.time_min.clone()),
             ("timeMax", params.time_max.clone()),
-            ("privateExtendedProperty", params.private_extended_property.clone()),
+            (
+                "privateExtendedProperty",
+                params.private_extended_property.clone(),
+            ),
             ("maxResults", params.max_results.map(|n| n.to_string())),
-            ("showDeleted", params.show_deleted.then(|| "true".to_string())),
-            ("singleEvents", params.single_events.then(|| "true".to_string())),
+            (
+                "showDeleted",
+                params.show_deleted.then(|| "true".to_string()),
+            ),
+            (
+                "singleEvents",
+                params.single_events.then(|| "true".to_string()),
+            ),
         ];
         for (name, value) in options {
             if let Some(value) = value {
@@ -362,7 +514,13 @@ impl Google {
     }
 
     /// `freebusy.query` over several calendars.
-    pub async fn freebusy(&self, connection: &Connection, time_min: &str, time_max: &str, calendar_ids: &[&str]) -> Result<FreeBusy, GoogleError> {
+    pub async fn freebusy(
+        &self,
+        connection: &Connection,
+        time_min: &str,
+        time_max: &str,
+        calendar_ids: &[&str],
+    ) -> Result<FreeBusy, GoogleError> {
         let items: Vec<Value> = calendar_ids.iter().map(|id| json!({"id": id})).collect();
         let body = json!({"timeMin": time_min, "timeMax": time_max, "items": items});
         let call = Call::new("freebusy.query", Method::POST, "freeBusy".into()).body(&body);
@@ -370,18 +528,36 @@ impl Google {
     }
 
     /// `events.watch`: opens a push channel for a calendar's events.
-    pub async fn events_watch(&self, connection: &Connection, calendar_id: &str, channel: &Channel) -> Result<Channel, GoogleError> {
-        let call = Call::new("events.watch", Method::POST, format!("calendars/{}/events/watch", encode(calendar_id))).body(channel);
+    pub async fn events_watch(
+        &self,
+        connection: &Connection,
+        calendar_id: &str,
+        channel: &Channel,
+    ) -> Result<Channel, GoogleError> {
+        let call = Call::new(
+            "events.watch",
+            Method::POST,
+            format!("calendars/{}/events/watch", encode(calendar_id)),
+        )
+        .body(channel);
         self.fetch(connection, call).await
     }
 
     /// `channels.stop`.
-    pub async fn channels_stop(&self, connection: &Connection, channel: &Channel) -> Result<(), GoogleError> {
+    pub async fn channels_stop(
+        &self,
+        connection: &Connection,
+        channel: &Channel,
+    ) -> Result<(), GoogleError> {
         let call = Call::new("channels.stop", Method::POST, "channels/stop".into()).body(channel);
         self.execute(connection, call).await.map(|_| ())
     }
 
-    async fn fetch<T: DeserializeOwned>(&self, connection: &Connection, call: Call<'_>) -> Result<T, GoogleError> {
+    async fn fetch<T: DeserializeOwned>(
+        &self,
+        connection: &Connection,
+        call: Call<'_>,
+    ) -> Result<T, GoogleError> {
         let operation = call.operation;
         let body = self.execute(connection, call).await?.unwrap_or(Value::Null);
         serde_json::from_value(body).map_err(|e| GoogleError::Rejected {
@@ -392,7 +568,11 @@ impl Google {
     }
 
     /// Runs one call with token handling, rate limiting, retries and error mapping.
-    async fn execute(&self, connection: &Connection, call: Call<'_>) -> Result<Option<Value>, GoogleError> {
+    async fn execute(
+        &self,
+        connection: &Connection,
+        call: Call<'_>,
+    ) -> Result<Option<Value>, GoogleError> {
         let span = tracing::info_span!(
             "google_call",
             tenant_id = %connection.tenant_id,
@@ -401,17 +581,35 @@ impl Google {
             latency_ms = tracing::field::Empty,
         );
         let started = Instant::now();
-        let result = self.execute_with_retries(connection, &call).instrument(span.clone()).await;
+        let result = self
+            .execute_with_retries(connection, &call)
+            .instrument(span.clone())
+            .await;
         let outcome = outcome_label(&result);
         span.record("status", outcome);
         span.record("latency_ms", started.elapsed().as_millis());
         let metrics = &self.inner.metrics;
-        metrics.google_calls.get_or_create(&GoogleCallLabels { operation: call.operation.to_string(), outcome: outcome.to_string() }).inc();
-        metrics.google_latency.get_or_create(&OperationLabels { operation: call.operation.to_string() }).observe(started.elapsed().as_secs_f64());
+        metrics
+            .google_calls
+            .get_or_create(&GoogleCallLabels {
+                operation: call.operation.to_string(),
+                outcome: outcome.to_string(),
+            })
+            .inc();
+        metrics
+            .google_latency
+            .get_or_create(&OperationLabels {
+                operation: call.operation.to_string(),
+            })
+            .observe(started.elapsed().as_secs_f64());
         result
     }
 
-    async fn execute_with_retries(&self, connection: &Connection, call: &Call<'_>) -> Result<Option<Value>, GoogleError> {
+    async fn execute_with_retries(
+        &self,
+        connection: &Connection,
+        call: &Call<'_>,
+    ) -> Result<Option<Value>, GoogleError> {
         let deadline = Instant::now() + self.inner.retry_deadline;
         let mut delays = ExponentialBuilder::default()
             .with_min_delay(Duration::from_millis(200))
@@ -419,7 +617,12 @@ impl Google {
             .with_jitter()
             .without_max_times()
             .build();
-        let mut token = self.inner.connections.access_token(connection).await.map_err(|e| self.connection_failure(e))?;
+        let mut token = self
+            .inner
+            .connections
+            .access_token(connection)
+            .await
+            .map_err(|e| self.connection_failure(e))?;
         let mut refreshed = false;
         loop {
             self.inner.limiter.until_key_ready(&connection.id).await;
@@ -445,7 +648,10 @@ impl Google {
                     let wait = retry_after.map_or(backoff, |server| server.max(backoff));
                     if Instant::now() + wait > deadline {
                         let retry_after_secs = wait.as_secs().max(1);
-                        return Err(GoogleError::Unavailable { retry_after_secs, cause });
+                        return Err(GoogleError::Unavailable {
+                            retry_after_secs,
+                            cause,
+                        });
                     }
                     tracing::debug!(%cause, wait_ms = wait.as_millis(), "retrying Google call");
                     tokio::time::sleep(wait).await;
@@ -456,7 +662,12 @@ impl Google {
 
     async fn attempt(&self, call: &Call<'_>, token: &str) -> Attempt {
         let url = format!("{}/{}", self.inner.api_root, call.path);
-        let mut request = self.inner.http.request(call.method.clone(), url).bearer_auth(token).query(&call.query);
+        let mut request = self
+            .inner
+            .http
+            .request(call.method.clone(), url)
+            .bearer_auth(token)
+            .query(&call.query);
         if let Some(body) = &call.body {
             request = request.json(body);
         }
@@ -465,7 +676,12 @@ impl Google {
         }
         let response = match request.send().await {
             Ok(response) => response,
-            Err(err) => return Attempt::Retry { cause: transport_cause(&err), retry_after: None },
+            Err(err) => {
+                return Attempt::Retry {
+                    cause: transport_cause(&err),
+                    retry_after: None,
+                };
+            }
         };
         let status = response.status();
         let retry_after = response
@@ -475,35 +691,65 @@ impl Google {
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
         let text = response.text().await.unwrap_or_default();
-        let body: Value = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::Null) };
+        let body: Value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::Null)
+        };
         if status.is_success() {
             return Attempt::Done((!body.is_null()).then_some(body));
         }
-        classify(status, &body, retry_after).unwrap_or_else(|| Attempt::Fail(rejected(status, &body)))
+        classify(status, &body, retry_after)
+            .unwrap_or_else(|| Attempt::Fail(rejected(status, &body)))
     }
 }
 
 /// Maps an error answer of Google to what to do about it.
 fn classify(status: StatusCode, body: &Value, retry_after: Option<Duration>) -> Option<Attempt> {
-    let reason = body["error"]["errors"][0]["reason"].as_str().unwrap_or_default().to_string();
-    let message = body["error"]["message"].as_str().unwrap_or_default().to_string();
+    let reason = body["error"]["errors"][0]["reason"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let message = body["error"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let attempt = match status.as_u16() {
         401 => Attempt::Unauthorized,
-        403 if matches!(reason.as_str(), "rateLimitExceeded" | "userRateLimitExceeded" | "quotaExceeded") => {
-            Attempt::Retry { cause: format!("403 {reason}"), retry_after }
+        403 if matches!(
+            reason.as_str(),
+            "rateLimitExceeded" | "userRateLimitExceeded" | "quotaExceeded"
+        ) =>
+        {
+            Attempt::Retry {
+                cause: format!("403 {reason}"),
+                retry_after,
+            }
         }
-        403 if reason == "insufficientPermissions" || message.contains("insufficient authentication scopes") => Attempt::Fail(GoogleError::NotConnected {
-            reason: "the Google connection lacks a scope this action needs".into(),
-            reconsent_url: String::new(),
-            missing_scopes: Vec::new(),
-        }),
-        403 => Attempt::Fail(GoogleError::PermissionDenied(format!("{reason}: {message}"))),
+        403 if reason == "insufficientPermissions"
+            || message.contains("insufficient authentication scopes") =>
+        {
+            Attempt::Fail(GoogleError::NotConnected {
+                reason: "the Google connection lacks a scope this action needs".into(),
+                reconsent_url: String::new(),
+                missing_scopes: Vec::new(),
+            })
+        }
+        403 => Attempt::Fail(GoogleError::PermissionDenied(format!(
+            "{reason}: {message}"
+        ))),
         404 => Attempt::Fail(GoogleError::NotFound),
         409 => Attempt::Fail(GoogleError::Duplicate),
         410 => Attempt::Fail(GoogleError::Gone { reason }),
         412 => Attempt::Fail(GoogleError::PreconditionFailed),
-        429 => Attempt::Retry { cause: "429 rate limited".into(), retry_after },
-        500..=599 => Attempt::Retry { cause: format!("{} {reason}", status.as_u16()), retry_after },
+        429 => Attempt::Retry {
+            cause: "429 rate limited".into(),
+            retry_after,
+        },
+        500..=599 => Attempt::Retry {
+            cause: format!("{} {reason}", status.as_u16()),
+            retry_after,
+        },
         _ => return None,
     };
     Some(attempt)
@@ -512,8 +758,14 @@ fn classify(status: StatusCode, body: &Value, retry_after: Option<Duration>) -> 
 fn rejected(status: StatusCode, body: &Value) -> GoogleError {
     GoogleError::Rejected {
         status: status.as_u16(),
-        reason: body["error"]["errors"][0]["reason"].as_str().unwrap_or_default().to_string(),
-        message: body["error"]["message"].as_str().unwrap_or_default().to_string(),
+        reason: body["error"]["errors"][0]["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+        message: body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
     }
 }
 
@@ -544,5 +796,7 @@ fn transport_cause(err: &reqwest::Error) -> String {
 
 /// Percent-encodes one path segment (calendar ids hold `@` and `#`).
 fn encode(segment: &str) -> String {
-    url::form_urlencoded::byte_serialize(segment.as_bytes()).collect::<String>().replace('+', "%20")
+    url::form_urlencoded::byte_serialize(segment.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
 }

@@ -170,20 +170,37 @@ pub struct ResourcePatch {
     pub description: Option<String>,
 }
 
-fn check_fields(name: Option<&str>, capacity: Option<i64>, description: Option<&str>) -> Result<(), ResourceError> {
+fn check_fields(
+    name: Option<&str>,
+    capacity: Option<i64>,
+    description: Option<&str>,
+) -> Result<(), ResourceError> {
     let mut problems = Vec::new();
     if let Some(name) = name
         && (name.trim().is_empty() || name.chars().count() > 200)
     {
-        problems.push(FieldError::new("name", "give a name of 1 to 200 characters"));
+        problems.push(FieldError::new(
+            "name",
+            "give a name of 1 to 200 characters",
+        ));
     }
     if capacity.is_some_and(|c| !(1..=10_000).contains(&c)) {
-        problems.push(FieldError::new("capacity", "use a number of seats from 1 to 10000"));
+        problems.push(FieldError::new(
+            "capacity",
+            "use a number of seats from 1 to 10000",
+        ));
     }
     if description.is_some_and(|d| d.chars().count() > 2000) {
-        problems.push(FieldError::new("description", "keep it under 2000 characters"));
+        problems.push(FieldError::new(
+            "description",
+            "keep it under 2000 characters",
+        ));
     }
-    if problems.is_empty() { Ok(()) } else { Err(ResourceError::Invalid(problems)) }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(ResourceError::Invalid(problems))
+    }
 }
 
 /// Onboards a room or device (admins).
@@ -197,29 +214,54 @@ async fn create_resource(
     policy::require_admin(&actor)?;
     check_fields(Some(&new.name), new.capacity, new.description.as_deref())?;
     let (calendar_id, created) = match &new.calendar {
-        CalendarChoice::Existing { calendar_id } => (verify_calendar(&state, &actor.tenant_id, calendar_id).await?, false),
-        CalendarChoice::Create => (create_calendar(&state, &actor.tenant_id, &new.name).await?, true),
+        CalendarChoice::Existing { calendar_id } => (
+            verify_calendar(&state, &actor.tenant_id, calendar_id).await?,
+            false,
+        ),
+        CalendarChoice::Create => (
+            create_calendar(&state, &actor.tenant_id, &new.name).await?,
+            true,
+        ),
     };
     let resource = insert(&state.db, &actor.tenant_id, &new, &calendar_id, created).await?;
     tracing::info!(resource_id = %resource.id, kind = %resource.kind, "resource onboarded");
     Ok((StatusCode::CREATED, Json(resource)))
 }
 
-async fn verify_calendar(state: &AppState, tenant_id: &str, calendar_id: &str) -> Result<String, ResourceError> {
+async fn verify_calendar(
+    state: &AppState,
+    tenant_id: &str,
+    calendar_id: &str,
+) -> Result<String, ResourceError> {
     let calendar_id = calendar_id.trim();
     if calendar_id.is_empty() || calendar_id.len() > 1024 {
-        return Err(ResourceError::Invalid(vec![FieldError::new("calendar.calendar_id", "give a Google calendar id")]));
+        return Err(ResourceError::Invalid(vec![FieldError::new(
+            "calendar.calendar_id",
+            "give a Google calendar id",
+        )]));
     }
-    let connection = state.google.tenant_connection(tenant_id, &[scopes::CALENDARS_READ]).await?;
+    let connection = state
+        .google
+        .tenant_connection(tenant_id, &[scopes::CALENDARS_READ])
+        .await?;
     match state.google.calendar_get(&connection, calendar_id).await {
         Ok(calendar) => Ok(calendar.id.unwrap_or_else(|| calendar_id.to_string())),
-        Err(GoogleError::NotFound | GoogleError::PermissionDenied(_)) => Err(ResourceError::CalendarNotAccessible(calendar_id.to_string())),
+        Err(GoogleError::NotFound | GoogleError::PermissionDenied(_)) => Err(
+            ResourceError::CalendarNotAccessible(calendar_id.to_string()),
+        ),
         Err(other) => Err(other.into()),
     }
 }
 
-async fn create_calendar(state: &AppState, tenant_id: &str, name: &str) -> Result<String, ResourceError> {
-    let connection = state.google.tenant_connection(tenant_id, &[scopes::APP_CREATED]).await?;
+async fn create_calendar(
+    state: &AppState,
+    tenant_id: &str,
+    name: &str,
+) -> Result<String, ResourceError> {
+    let connection = state
+        .google
+        .tenant_connection(tenant_id, &[scopes::APP_CREATED])
+        .await?;
     let settings = crate::settings::load(&state.db, tenant_id).await?;
     let calendar = Calendar {
         summary: Some(name.trim().to_string()),
@@ -228,14 +270,22 @@ async fn create_calendar(state: &AppState, tenant_id: &str, name: &str) -> Resul
         id: None,
     };
     let created = state.google.calendar_insert(&connection, &calendar).await?;
-    created.id.ok_or_else(|| ResourceError::Google(GoogleError::Rejected {
-        status: 200,
-        reason: "missingId".into(),
-        message: "calendars.insert answered without an id".into(),
-    }))
+    created.id.ok_or_else(|| {
+        ResourceError::Google(GoogleError::Rejected {
+            status: 200,
+            reason: "missingId".into(),
+            message: "calendars.insert answered without an id".into(),
+        })
+    })
 }
 
-async fn insert(db: &Db, tenant_id: &str, new: &NewResource, calendar_id: &str, created: bool) -> Result<Resource, ResourceError> {
+async fn insert(
+    db: &Db,
+    tenant_id: &str,
+    new: &NewResource,
+    calendar_id: &str,
+    created: bool,
+) -> Result<Resource, ResourceError> {
     let id = new_id();
     let now = timestamp(Utc::now());
     let inserted = sqlx::query(
@@ -257,11 +307,13 @@ async fn insert(db: &Db, tenant_id: &str, new: &NewResource, calendar_id: &str, 
     match inserted {
         Ok(_) => get(db, tenant_id, &id).await,
         Err(DbError::Conflict(_)) => {
-            let owner: String = sqlx::query_scalar("SELECT id FROM resources WHERE tenant_id = $1 AND calendar_id = $2")
-                .bind(tenant_id)
-                .bind(calendar_id)
-                .fetch_one(db.pool())
-                .await?;
+            let owner: String = sqlx::query_scalar(
+                "SELECT id FROM resources WHERE tenant_id = $1 AND calendar_id = $2",
+            )
+            .bind(tenant_id)
+            .bind(calendar_id)
+            .fetch_one(db.pool())
+            .await?;
             Err(ResourceError::CalendarTaken(owner))
         }
         Err(other) => Err(other.into()),
@@ -280,20 +332,29 @@ pub async fn get(db: &Db, tenant_id: &str, id: &str) -> Result<Resource, Resourc
 }
 
 /// A resource that can take a new booking: it exists in the tenant and is enabled.
-pub async fn ensure_bookable(db: &Db, tenant_id: &str, id: &str) -> Result<Resource, ResourceError> {
+pub async fn ensure_bookable(
+    db: &Db,
+    tenant_id: &str,
+    id: &str,
+) -> Result<Resource, ResourceError> {
     let resource = get(db, tenant_id, id).await?;
-    if resource.enabled { Ok(resource) } else { Err(ResourceError::Disabled(resource.name)) }
+    if resource.enabled {
+        Ok(resource)
+    } else {
+        Err(ResourceError::Disabled(resource.name))
+    }
 }
 
 /// Every resource of the tenant, rooms first, then by name.
 pub async fn list(db: &Db, tenant_id: &str) -> Result<Vec<Resource>, ResourceError> {
-    let rows = sqlx::query(select_resource!("WHERE tenant_id = $1 ORDER BY kind DESC, name, id"))
-        .bind(tenant_id)
-        .fetch_all(db.pool())
-        .await?;
+    let rows = sqlx::query(select_resource!(
+        "WHERE tenant_id = $1 ORDER BY kind DESC, name, id"
+    ))
+    .bind(tenant_id)
+    .fetch_all(db.pool())
+    .await?;
     rows.iter().map(resource_from_row).collect()
 }
-
 
 fn resource_from_row(row: &AnyRow) -> Result<Resource, ResourceError> {
     let kind: String = row.try_get("kind")?;
@@ -355,7 +416,11 @@ async fn list_resources(
 /// One room or device.
 #[utoipa::path(get, path = "/api/v1/resources/{id}", params(("id" = String, Path)),
     responses((status = 200, body = Resource)), tag = "resources")]
-async fn get_resource(State(state): State<AppState>, actor: Actor, Path(id): Path<String>) -> Result<Json<Resource>, ApiError> {
+async fn get_resource(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<String>,
+) -> Result<Json<Resource>, ApiError> {
     Ok(Json(get(&state.db, &actor.tenant_id, &id).await?))
 }
 
@@ -369,7 +434,11 @@ async fn patch_resource(
     ApiJson(patch): ApiJson<ResourcePatch>,
 ) -> Result<Json<Resource>, ApiError> {
     policy::require_admin(&actor)?;
-    check_fields(patch.name.as_deref(), patch.capacity, patch.description.as_deref())?;
+    check_fields(
+        patch.name.as_deref(),
+        patch.capacity,
+        patch.description.as_deref(),
+    )?;
     let current = get(&state.db, &actor.tenant_id, &id).await?;
     sqlx::query(
         "UPDATE resources SET name = $1, capacity = $2, description = $3, updated_at = $4 WHERE tenant_id = $5 AND id = $6",
@@ -386,16 +455,23 @@ async fn patch_resource(
     Ok(Json(get(&state.db, &actor.tenant_id, &id).await?))
 }
 
-async fn set_enabled(state: &AppState, actor: &Actor, id: &str, enabled: bool) -> Result<Json<Resource>, ApiError> {
+async fn set_enabled(
+    state: &AppState,
+    actor: &Actor,
+    id: &str,
+    enabled: bool,
+) -> Result<Json<Resource>, ApiError> {
     policy::require_admin(actor)?;
-    let changed = sqlx::query("UPDATE resources SET enabled = $1, updated_at = $2 WHERE tenant_id = $3 AND id = $4")
-        .bind(i64::from(enabled))
-        .bind(timestamp(Utc::now()))
-        .bind(&actor.tenant_id)
-        .bind(id)
-        .execute(state.db.pool())
-        .await
-        .map_err(DbError::classify)?;
+    let changed = sqlx::query(
+        "UPDATE resources SET enabled = $1, updated_at = $2 WHERE tenant_id = $3 AND id = $4",
+    )
+    .bind(i64::from(enabled))
+    .bind(timestamp(Utc::now()))
+    .bind(&actor.tenant_id)
+    .bind(id)
+    .execute(state.db.pool())
+    .await
+    .map_err(DbError::classify)?;
     if changed.rows_affected() == 0 {
         return Err(ResourceError::NotFound.into());
     }
@@ -406,14 +482,22 @@ async fn set_enabled(state: &AppState, actor: &Actor, id: &str, enabled: bool) -
 /// Disables a resource: it keeps its history and refuses new bookings (admins).
 #[utoipa::path(post, path = "/api/v1/resources/{id}/disable", params(("id" = String, Path)),
     responses((status = 200, body = Resource)), tag = "resources")]
-async fn disable_resource(State(state): State<AppState>, actor: Actor, Path(id): Path<String>) -> Result<Json<Resource>, ApiError> {
+async fn disable_resource(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<String>,
+) -> Result<Json<Resource>, ApiError> {
     set_enabled(&state, &actor, &id, false).await
 }
 
 /// Enables a resource again (admins).
 #[utoipa::path(post, path = "/api/v1/resources/{id}/enable", params(("id" = String, Path)),
     responses((status = 200, body = Resource)), tag = "resources")]
-async fn enable_resource(State(state): State<AppState>, actor: Actor, Path(id): Path<String>) -> Result<Json<Resource>, ApiError> {
+async fn enable_resource(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<String>,
+) -> Result<Json<Resource>, ApiError> {
     set_enabled(&state, &actor, &id, true).await
 }
 
@@ -444,14 +528,23 @@ pub struct CalendarChoices {
 /// Calendars the tenant's Google connection can see, to pick a resource's calendar from.
 #[utoipa::path(get, path = "/api/v1/google/calendars",
     responses((status = 200, body = CalendarChoices)), tag = "google")]
-async fn list_google_calendars(State(state): State<AppState>, actor: Actor) -> Result<Json<CalendarChoices>, ApiError> {
-    let connection = state.google.tenant_connection(&actor.tenant_id, &[scopes::CALENDAR_LIST]).await?;
+async fn list_google_calendars(
+    State(state): State<AppState>,
+    actor: Actor,
+) -> Result<Json<CalendarChoices>, ApiError> {
+    let connection = state
+        .google
+        .tenant_connection(&actor.tenant_id, &[scopes::CALENDAR_LIST])
+        .await?;
     let entries = state.google.calendar_list(&connection).await?;
     let resources = list(&state.db, &actor.tenant_id).await?;
     let items = entries
         .into_iter()
         .map(|entry| PickableCalendar {
-            resource_id: resources.iter().find(|r| r.calendar_id == entry.id).map(|r| r.id.clone()),
+            resource_id: resources
+                .iter()
+                .find(|r| r.calendar_id == entry.id)
+                .map(|r| r.id.clone()),
             primary: entry.primary.unwrap_or(false),
             id: entry.id,
             summary: entry.summary,

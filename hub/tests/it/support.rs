@@ -7,6 +7,7 @@ use std::{
     time::Duration,
 };
 
+use emulators::google::{GoogleConfig, GoogleEmulator};
 use hub::{
     Hub,
     auth::{Role, store},
@@ -149,8 +150,22 @@ impl TestHub {
         TestHub {
             hub,
             db,
-            client: Client::new(),
+            client: no_redirects(),
         }
+    }
+
+    /// Stops this hub and starts another on the same database, with the configuration
+    /// adjusted (a restart, a key rotation).
+    pub async fn restart(self, adjust: impl FnOnce(&mut Config)) -> TestHub {
+        let mut config = self.hub.state.config.as_ref().clone();
+        config.bind = "127.0.0.1:0".parse().expect("addr");
+        adjust(&mut config);
+        let TestHub { hub, db, client } = self;
+        hub.stop().await;
+        let hub = Hub::start(config, Registry::new())
+            .await
+            .expect("hub restarts");
+        TestHub { hub, db, client }
     }
 
     pub fn db(&self) -> &Db {
@@ -218,6 +233,112 @@ impl TestHub {
     pub async fn stop(self) {
         self.hub.stop().await;
     }
+}
+
+/// An HTTP client that shows redirects instead of following them.
+pub fn no_redirects() -> Client {
+    Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+/// The emulated Google of a test: the emulator plus the hub settings that point at it.
+pub struct FakeGoogle {
+    pub emulator: GoogleEmulator,
+}
+
+/// The account that owns the demo tenant's resource calendars in tests.
+pub const ROOMS_ACCOUNT: &str = "rooms@acme.example.com";
+pub const OAUTH_CLIENT: (&str, &str) = ("corbi-test-client", "corbi-test-secret");
+
+impl FakeGoogle {
+    pub async fn start() -> FakeGoogle {
+        FakeGoogle::start_with(GoogleConfig {
+            allow_http_loopback: true,
+            ..GoogleConfig::default()
+        })
+        .await
+    }
+
+    pub async fn start_with(config: GoogleConfig) -> FakeGoogle {
+        let emulator = GoogleEmulator::start(config)
+            .await
+            .expect("emulator starts");
+        emulator.register_oauth_client(OAUTH_CLIENT.0, OAUTH_CLIENT.1);
+        emulator.add_account(ROOMS_ACCOUNT);
+        FakeGoogle { emulator }
+    }
+
+    /// Points a hub configuration at this emulator, with a fresh sealing key.
+    pub fn configure(&self, config: &mut Config) {
+        let base = self.emulator.base_url();
+        config.google.client_id = OAUTH_CLIENT.0.into();
+        config.google.client_secret = Secret::new(OAUTH_CLIENT.1);
+        config.google.auth_url = format!("{base}/o/oauth2/auth");
+        config.google.token_url = format!("{base}/token");
+        config.google.revoke_url = format!("{base}/revoke");
+        config.google.api_base_url = base;
+        config.google.retry_deadline_ms = 5_000;
+        config.encryption.keys = Secret::new(hub::connections::seal::generate_key("k1"));
+        config.encryption.active_key_id = String::new();
+    }
+
+    /// Counts requests the emulator served for a path suffix and method.
+    pub fn count(&self, method: &str, path_suffix: &str) -> usize {
+        self.emulator
+            .requests()
+            .iter()
+            .filter(|r| r.method == method && r.path.ends_with(path_suffix))
+            .count()
+    }
+}
+
+impl TestHub {
+    /// A hub connected to a fresh emulated Google.
+    pub async fn start_google(engine: Engine) -> (TestHub, FakeGoogle) {
+        let google = FakeGoogle::start().await;
+        let hub = TestHub::start_with(engine, Registry::new(), |c| google.configure(c)).await;
+        (hub, google)
+    }
+
+    /// Runs the OAuth consent of `for` (tenant or user) as `token`'s person, signed in to
+    /// Google as `email`; returns the callback's status.
+    pub async fn consent(&self, token: &str, target: &str, email: &str) -> u16 {
+        let start = self
+            .call(
+                Method::GET,
+                &format!("/oauth/google/start?for={target}&login_hint={email}"),
+                Some(token),
+                None,
+            )
+            .await;
+        assert_eq!(start.status(), 303, "start redirects to Google");
+        let to_google = location(&start);
+        let consent = self
+            .client
+            .get(&to_google)
+            .send()
+            .await
+            .expect("Google answers");
+        assert_eq!(consent.status(), 302, "Google redirects back");
+        let back = location(&consent);
+        assert!(back.starts_with(self.hub.base_url()), "{back}");
+        self.client
+            .get(&back)
+            .send()
+            .await
+            .expect("callback")
+            .status()
+            .as_u16()
+    }
+}
+
+pub fn location(response: &Response) -> String {
+    response.headers()[reqwest::header::LOCATION]
+        .to_str()
+        .expect("ascii")
+        .to_string()
 }
 
 /// Asserts a contract error answer and returns its body.
