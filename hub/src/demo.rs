@@ -1,19 +1,57 @@
-//! `hub demo`: a seeded tenant `demo` with admin, member and AI credentials, on a running hub.
-//! The credentials go to a file (mode 0600) when asked, else they are printed once.
+//! `hub demo`: everything of `serve`, plus the Google Calendar, SendGrid and Twilio emulators
+//! in-process and a seeded tenant `demo` — admin, member and AI credentials, the tenant's Google
+//! account connected through the real OAuth flow, rooms and a device with calendars of their
+//! own, and an external Google user with writer access to them (API.md, "Running").
+//!
+//! A demo started on a database that already holds a `demo` tenant archives the old one (its
+//! slug is renamed, its Google connection marked for re-consent): its calendars lived in the
+//! previous run's emulator.
 
 use std::path::Path;
 
+use chrono::Utc;
+use emulators::{
+    google::{GoogleConfig as EmulatedGoogle, GoogleEmulator, Role as CalendarRole},
+    sendgrid::{SendGridConfig, SendGridEmulator},
+    twilio::{TwilioConfig, TwilioEmulator},
+};
+use reqwest::{Client, Method, StatusCode, header};
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{Value, json};
 use shared::ActorType;
 
 use crate::{
+    Hub, StartError,
     auth::{AuthError, Role, store},
-    db::Db,
+    config::{Config, Secret},
+    connections::{ConnectionError, Owner, seal},
+    jobs::Registry,
 };
 
 /// The demo tenant's slug.
 pub const DEMO_TENANT: &str = "demo";
+/// The Google account that owns the demo's resource calendars.
+pub const ROOMS_ACCOUNT: &str = "rooms@demo.corbi.example";
+/// Another Google user, acting in Google's own UI.
+pub const EXTERNAL_USER: &str = "alex@partner.example";
+const OAUTH_CLIENT_ID: &str = "corbi-demo.apps.googleusercontent.com";
+const OAUTH_CLIENT_SECRET: &str = "corbi-demo-client-secret";
+const TWILIO_ACCOUNT: (&str, &str) = (
+    "AC00000000000000000000000000000000",
+    "demo-twilio-auth-token",
+);
+const SENDGRID_KEY: &str = "SG.demo-sendgrid-key";
+const FULL_CALENDAR_SCOPE: &str = "https://www.googleapis.com/auth/calendar";
+
+/// The rooms and devices the demo onboards: name, kind, capacity, whether it carries samples.
+const RESOURCES: &[(&str, &str, Option<i64>, bool)] = &[
+    ("Atlas", "ROOM", Some(8), true),
+    ("Borealis", "ROOM", Some(6), false),
+    ("Cosmos", "ROOM", Some(12), false),
+    ("Delta", "ROOM", Some(4), false),
+    ("Camera kit", "DEVICE", None, true),
+    ("Projector 1", "DEVICE", None, false),
+];
 
 /// The credentials file of API.md (`hub demo --credentials-out`).
 #[derive(Debug, Serialize)]
@@ -28,29 +66,129 @@ pub struct DemoCredentials {
     pub member_token: String,
     /// API key of the demo AI agent.
     pub ai_key: String,
-    /// Rooms first, then devices (joined by the resources capability).
-    pub resources: Vec<Value>,
+    /// Rooms first, then devices.
+    pub resources: Vec<DemoResource>,
     /// A device enrollment code (joined by the edge capability).
     pub device_enrollment: Option<Value>,
-    /// The emulated Google account (joined by the Google capability).
-    pub google: Option<Value>,
-    /// The SendGrid emulator (joined by the notifications capability).
-    pub sendgrid: Option<Value>,
-    /// The Twilio emulator (joined by the notifications capability).
-    pub twilio: Option<Value>,
+    /// The emulated Google.
+    pub google: Value,
+    /// The SendGrid emulator.
+    pub sendgrid: Value,
+    /// The Twilio emulator.
+    pub twilio: Value,
 }
 
-/// Seeds the demo tenant (reusing it if it exists) and issues fresh credentials.
-pub async fn seed(db: &Db, base_url: &str) -> Result<DemoCredentials, AuthError> {
-    let tenant = match store::tenant_by_slug(db, DEMO_TENANT).await {
-        Ok(tenant) => tenant,
-        Err(AuthError::TenantNotFound) => {
-            store::create_tenant(db, DEMO_TENANT, "CORBI Demo").await?
+/// A resource as the credentials file lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct DemoResource {
+    /// Resource id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// ROOM or DEVICE.
+    pub kind: String,
+    /// Whether the demo put sample meetings on it.
+    pub seeded: bool,
+}
+
+/// Why the demo could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    /// The hub did not start.
+    #[error(transparent)]
+    Start(#[from] StartError),
+    /// An emulator did not start.
+    #[error("an emulator could not start: {0}")]
+    Emulator(#[from] std::io::Error),
+    /// Seeding the tenant failed.
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    /// The Google connection could not be archived or made.
+    #[error(transparent)]
+    Connection(#[from] ConnectionError),
+    /// A step through the hub's own API failed.
+    #[error("demo setup step failed: {0}")]
+    Step(String),
+}
+
+/// A running demo: the hub, the emulators it talks to and the seeded credentials.
+pub struct Demo {
+    /// The hub.
+    pub hub: Hub,
+    /// Emulated Google Calendar and OAuth.
+    pub google: GoogleEmulator,
+    /// Emulated SendGrid.
+    pub sendgrid: SendGridEmulator,
+    /// Emulated Twilio.
+    pub twilio: TwilioEmulator,
+    /// What the credentials file holds.
+    pub credentials: DemoCredentials,
+}
+
+/// Starts the emulators and the hub, and seeds the demo tenant.
+pub async fn start(mut config: Config) -> Result<Demo, DemoError> {
+    let google = GoogleEmulator::start(EmulatedGoogle {
+        allow_http_loopback: true,
+        ..EmulatedGoogle::default()
+    })
+    .await?;
+    google.register_oauth_client(OAUTH_CLIENT_ID, OAUTH_CLIENT_SECRET);
+    google.add_account(ROOMS_ACCOUNT);
+    google.add_account(EXTERNAL_USER);
+    let sendgrid = SendGridEmulator::start(SendGridConfig {
+        api_keys: vec![SENDGRID_KEY.into()],
+        ..SendGridConfig::default()
+    })
+    .await?;
+    let twilio = TwilioEmulator::start(
+        TwilioConfig {
+            allow_http_callbacks_on_loopback: true,
+            ..TwilioConfig::default()
         }
-        Err(other) => return Err(other),
-    };
-    let admin = demo_user(db, &tenant.id, "admin@demo.corbi.example", Role::Admin).await?;
-    let member = demo_user(db, &tenant.id, "member@demo.corbi.example", Role::Member).await?;
+        .with_account(TWILIO_ACCOUNT.0, TWILIO_ACCOUNT.1),
+    )
+    .await?;
+    point_at_emulators(&mut config, &google);
+    let hub = Hub::start(config, Registry::new()).await?;
+    let credentials = seed(&hub, &google, &sendgrid, &twilio).await?;
+    Ok(Demo {
+        hub,
+        google,
+        sendgrid,
+        twilio,
+        credentials,
+    })
+}
+
+fn point_at_emulators(config: &mut Config, google: &GoogleEmulator) {
+    let base = google.base_url();
+    config.google.client_id = OAUTH_CLIENT_ID.into();
+    config.google.client_secret = Secret::new(OAUTH_CLIENT_SECRET);
+    config.google.auth_url = format!("{base}/o/oauth2/auth");
+    config.google.token_url = format!("{base}/token");
+    config.google.revoke_url = format!("{base}/revoke");
+    config.google.api_base_url = base;
+    if config.encryption.keys.expose().is_empty() {
+        tracing::info!(
+            "ENCRYPTION_KEYS is not set: the demo seals tokens with a key made for this run"
+        );
+        config.encryption.keys = Secret::new(seal::generate_key("demo"));
+        config.encryption.active_key_id = String::new();
+    }
+}
+
+async fn seed(
+    hub: &Hub,
+    google: &GoogleEmulator,
+    sendgrid: &SendGridEmulator,
+    twilio: &TwilioEmulator,
+) -> Result<DemoCredentials, DemoError> {
+    let db = &hub.state.db;
+    archive_previous(hub).await?;
+    let tenant = store::create_tenant(db, DEMO_TENANT, "CORBI Demo").await?;
+    let admin = store::create_user(db, &tenant.id, "admin@demo.corbi.example", Role::Admin).await?;
+    let member =
+        store::create_user(db, &tenant.id, "member@demo.corbi.example", Role::Member).await?;
     let admin_token = store::issue_personal_token(db, &admin, "demo").await?.token;
     let member_token = store::issue_personal_token(db, &member, "demo")
         .await?
@@ -58,32 +196,169 @@ pub async fn seed(db: &Db, base_url: &str) -> Result<DemoCredentials, AuthError>
     let ai_key = store::issue_api_key(db, &tenant.id, "demo voice agent", ActorType::Ai)
         .await?
         .token;
+
+    let client = Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| DemoError::Step(e.to_string()))?;
+    let status = consent(
+        &client,
+        hub.base_url(),
+        &admin_token,
+        "tenant",
+        ROOMS_ACCOUNT,
+    )
+    .await?;
+    if status != StatusCode::OK {
+        return Err(DemoError::Step(format!("Google consent answered {status}")));
+    }
+    let resources = onboard_resources(&client, hub.base_url(), &admin_token, google).await?;
     Ok(DemoCredentials {
-        base_url: base_url.to_string(),
+        base_url: hub.base_url().to_string(),
         tenant: tenant.slug,
         admin_token,
         member_token,
         ai_key,
-        resources: Vec::new(),
+        resources,
         device_enrollment: None,
-        google: None,
-        sendgrid: None,
-        twilio: None,
+        google: json!({
+            "base_url": google.base_url(),
+            "external_user_email": EXTERNAL_USER,
+            "external_user_token": google.issue_access_token(EXTERNAL_USER, &[FULL_CALENDAR_SCOPE]),
+        }),
+        sendgrid: json!({"base_url": sendgrid.base_url()}),
+        twilio: json!({"base_url": twilio.base_url()}),
     })
 }
 
-async fn demo_user(
-    db: &Db,
-    tenant_id: &str,
-    email: &str,
-    role: Role,
-) -> Result<store::User, AuthError> {
-    match store::create_user(db, tenant_id, email, role).await {
-        Ok(user) => Ok(user),
-        Err(AuthError::Db(crate::db::DbError::Conflict(_))) => {
-            store::user_by_email(db, tenant_id, email).await
-        }
-        Err(other) => Err(other),
+/// Renames an earlier demo tenant out of the way and marks its connection for re-consent.
+async fn archive_previous(hub: &Hub) -> Result<(), DemoError> {
+    let db = &hub.state.db;
+    let previous = match store::tenant_by_slug(db, DEMO_TENANT).await {
+        Ok(tenant) => tenant,
+        Err(AuthError::TenantNotFound) => return Ok(()),
+        Err(other) => return Err(other.into()),
+    };
+    let archived = format!("demo-archived-{}", Utc::now().timestamp());
+    store::rename_tenant(db, &previous.id, &archived).await?;
+    if let Some(connection) = hub
+        .state
+        .connections
+        .find(&previous.id, &Owner::Tenant)
+        .await?
+    {
+        hub.state
+            .connections
+            .mark_needs_reconsent(&connection, "archived demo tenant")
+            .await?;
+    }
+    tracing::info!(%archived, "archived the previous demo tenant");
+    Ok(())
+}
+
+/// Walks the OAuth consent as a person in a browser would: CORBI's start URL, Google's consent
+/// (the emulator approves at once for `login_hint`), back to CORBI's callback. Returns the
+/// callback's status.
+pub async fn consent(
+    client: &Client,
+    base_url: &str,
+    token: &str,
+    target: &str,
+    login_hint: &str,
+) -> Result<StatusCode, DemoError> {
+    let start = client
+        .get(format!("{base_url}/oauth/google/start"))
+        .query(&[("for", target), ("login_hint", login_hint)])
+        .bearer_auth(token)
+        .send()
+        .await
+        .map_err(|e| DemoError::Step(format!("consent start: {e}")))?;
+    let to_google = redirect_target(&start)?;
+    let approved = client
+        .get(to_google)
+        .send()
+        .await
+        .map_err(|e| DemoError::Step(format!("Google consent: {e}")))?;
+    let back = redirect_target(&approved)?;
+    let callback = client
+        .get(back)
+        .send()
+        .await
+        .map_err(|e| DemoError::Step(format!("consent callback: {e}")))?;
+    Ok(callback.status())
+}
+
+fn redirect_target(response: &reqwest::Response) -> Result<String, DemoError> {
+    if !response.status().is_redirection() {
+        return Err(DemoError::Step(format!(
+            "expected a redirect, got {}",
+            response.status()
+        )));
+    }
+    response
+        .headers()
+        .get(header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .ok_or_else(|| DemoError::Step("redirect without a Location".into()))
+}
+
+async fn onboard_resources(
+    client: &Client,
+    base_url: &str,
+    admin_token: &str,
+    google: &GoogleEmulator,
+) -> Result<Vec<DemoResource>, DemoError> {
+    let mut onboarded = Vec::new();
+    for (name, kind, capacity, seeded) in RESOURCES {
+        let body = json!({"name": name, "kind": kind, "capacity": capacity, "calendar": {"mode": "CREATE"}});
+        let created: Value = call(
+            client,
+            Method::POST,
+            &format!("{base_url}/api/v1/resources"),
+            admin_token,
+            &body,
+        )
+        .await?;
+        let calendar_id = created["calendar_id"].as_str().unwrap_or_default();
+        google.share_calendar(calendar_id, EXTERNAL_USER, CalendarRole::Writer);
+        onboarded.push(DemoResource {
+            id: created["id"].as_str().unwrap_or_default().to_string(),
+            name: (*name).to_string(),
+            kind: (*kind).to_string(),
+            seeded: *seeded,
+        });
+    }
+    onboarded.sort_by_key(|r| r.kind != "ROOM");
+    Ok(onboarded)
+}
+
+async fn call(
+    client: &Client,
+    method: Method,
+    url: &str,
+    token: &str,
+    body: &Value,
+) -> Result<Value, DemoError> {
+    let response = client
+        .request(method, url)
+        .bearer_auth(token)
+        .json(body)
+        .send()
+        .await
+        .map_err(|e| DemoError::Step(format!("{url}: {e}")))?;
+    let status = response.status();
+    let answer: Value = response
+        .json()
+        .await
+        .map_err(|e| DemoError::Step(format!("{url}: {e}")))?;
+    if status.is_success() {
+        Ok(answer)
+    } else {
+        Err(DemoError::Step(format!(
+            "{url} answered {status}: {}",
+            answer["error"]["message"]
+        )))
     }
 }
 

@@ -41,6 +41,8 @@ enum Command {
     Migrate,
     /// Print a commented example configuration.
     DefaultConfig,
+    /// Re-seal stored secrets under the active encryption key (after adding a new key).
+    RotateKeys,
     /// Manage tenants.
     Tenant {
         #[command(subcommand)]
@@ -120,6 +122,7 @@ async fn main() -> anyhow::Result<()> {
             println!("migrations applied");
             Ok(())
         }
+        Command::RotateKeys => rotate_keys(config).await,
         Command::DefaultConfig => {
             print!("{DEFAULT_CONFIG_TOML}");
             Ok(())
@@ -138,21 +141,44 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn run_demo(config: Config, credentials_out: Option<PathBuf>) -> anyhow::Result<()> {
-    let hub = Hub::start(config, Registry::new()).await?;
-    let credentials = demo::seed(&hub.state.db, hub.base_url()).await?;
-    println!("CORBI demo hub listening on {}", hub.base_url());
-    println!("OpenAPI: {}/api/v1/openapi.json", hub.base_url());
+async fn run_demo(mut config: Config, credentials_out: Option<PathBuf>) -> anyhow::Result<()> {
+    if std::env::var_os("MQTT_BIND").is_none() {
+        config.mqtt_bind.set_port(0);
+    }
+    let demo = demo::start(config).await?;
+    let base = demo.hub.base_url();
+    println!("CORBI demo hub listening on {base}");
+    println!("  OpenAPI:         {base}/api/v1/openapi.json");
+    println!("  Google emulator: {}", demo.google.base_url());
+    println!(
+        "  SendGrid:        {}/_emulator/messages",
+        demo.sendgrid.base_url()
+    );
+    println!(
+        "  Twilio:          {}/_emulator/messages",
+        demo.twilio.base_url()
+    );
     match credentials_out {
         Some(path) => {
-            demo::write_credentials(&path, &credentials)
+            demo::write_credentials(&path, &demo.credentials)
                 .with_context(|| format!("writing {}", path.display()))?;
             println!("credentials written to {}", path.display());
         }
-        None => println!("{}", serde_json::to_string_pretty(&credentials)?),
+        None => println!("{}", serde_json::to_string_pretty(&demo.credentials)?),
     }
-    wait_for_signal(&hub).await;
-    hub.stop().await;
+    wait_for_signal(&demo.hub).await;
+    demo.hub.stop().await;
+    Ok(())
+}
+
+async fn rotate_keys(config: Config) -> anyhow::Result<()> {
+    let db = Db::connect_and_migrate(config.database_url.expose()).await?;
+    let public_url = config.public_base_url(config.bind);
+    let metrics = std::sync::Arc::new(hub::observability::Metrics::new());
+    let (connections, _) = hub::google_clients(&config, &db, &public_url, metrics)?;
+    let moved = connections.reseal_all().await?;
+    db.close().await;
+    println!("re-sealed {moved} connection(s) under the active key");
     Ok(())
 }
 

@@ -63,6 +63,17 @@ pub async fn create_tenant(db: &Db, slug: &str, name: &str) -> Result<Tenant, Au
     Ok(tenant)
 }
 
+/// Gives a tenant a new slug (the demo archives its previous tenant this way).
+pub async fn rename_tenant(db: &Db, tenant_id: &str, slug: &str) -> Result<(), AuthError> {
+    validate_slug(slug)?;
+    sqlx::query("UPDATE tenants SET slug = $1 WHERE id = $2")
+        .bind(slug)
+        .bind(tenant_id)
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}
+
 /// Finds a tenant by its slug.
 pub async fn tenant_by_slug(db: &Db, slug: &str) -> Result<Tenant, AuthError> {
     let row = sqlx::query("SELECT id, slug, name FROM tenants WHERE slug = $1")

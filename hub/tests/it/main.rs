@@ -3,6 +3,7 @@
 
 mod api;
 mod cli;
+mod demo;
 mod google;
 mod jobs;
 mod observability;

@@ -305,40 +305,11 @@ impl TestHub {
     /// Runs the OAuth consent of `for` (tenant or user) as `token`'s person, signed in to
     /// Google as `email`; returns the callback's status.
     pub async fn consent(&self, token: &str, target: &str, email: &str) -> u16 {
-        let start = self
-            .call(
-                Method::GET,
-                &format!("/oauth/google/start?for={target}&login_hint={email}"),
-                Some(token),
-                None,
-            )
-            .await;
-        assert_eq!(start.status(), 303, "start redirects to Google");
-        let to_google = location(&start);
-        let consent = self
-            .client
-            .get(&to_google)
-            .send()
+        hub::demo::consent(&self.client, self.hub.base_url(), token, target, email)
             .await
-            .expect("Google answers");
-        assert_eq!(consent.status(), 302, "Google redirects back");
-        let back = location(&consent);
-        assert!(back.starts_with(self.hub.base_url()), "{back}");
-        self.client
-            .get(&back)
-            .send()
-            .await
-            .expect("callback")
-            .status()
+            .expect("consent round trip")
             .as_u16()
     }
-}
-
-pub fn location(response: &Response) -> String {
-    response.headers()[reqwest::header::LOCATION]
-        .to_str()
-        .expect("ascii")
-        .to_string()
 }
 
 /// Asserts a contract error answer and returns its body.
