@@ -16,6 +16,7 @@ pub mod demo;
 pub mod error;
 pub mod google;
 pub mod jobs;
+pub mod meetings;
 pub mod observability;
 pub mod resources;
 pub mod settings;
@@ -95,6 +96,7 @@ pub fn app(state: AppState) -> Router {
         .merge(jobs::routes::routes())
         .merge(connections::oauth::routes())
         .merge(resources::routes())
+        .merge(meetings::routes())
         .split_for_parts();
     let openapi = Arc::new(openapi);
     Router::new()
@@ -206,10 +208,10 @@ impl Hub {
             addr: config.bind,
             source,
         })?;
-        let queue = Queue::new(db.clone(), config.jobs.clone(), registry);
         let public_url: Arc<str> = config.public_base_url(addr).into();
         let metrics = Arc::new(Metrics::new());
         let (connections, google) = google_clients(&config, &db, &public_url, metrics.clone())?;
+        let queue = Queue::new(db.clone(), config.jobs.clone(), core_jobs(&google).merge(registry));
         let state = AppState {
             db,
             jobs: queue.clone(),
@@ -255,6 +257,16 @@ impl Hub {
         }
         self.state.db.close().await;
     }
+}
+
+/// The job handlers of the hub's own capabilities.
+fn core_jobs(google: &Google) -> Registry {
+    let mut registry = Registry::new();
+    registry.handle(
+        meetings::store::RECOVER_KIND,
+        meetings::service::RecoverReservation { google: google.clone() },
+    );
+    registry
 }
 
 /// The sealed connections and the Google client for this configuration. Without encryption

@@ -45,7 +45,8 @@ pub enum Owner {
 }
 
 impl Owner {
-    fn key(&self) -> String {
+    /// The stored form: `tenant` or `user:<id>`.
+    pub fn key(&self) -> String {
         match self {
             Owner::Tenant => "tenant".into(),
             Owner::User(id) => format!("user:{id}"),
@@ -59,7 +60,8 @@ impl Owner {
         }
     }
 
-    fn from_key(key: &str) -> Owner {
+    /// Reads the stored form back.
+    pub fn from_key(key: &str) -> Owner {
         match key.strip_prefix("user:") {
             Some(id) => Owner::User(id.to_string()),
             None => Owner::Tenant,

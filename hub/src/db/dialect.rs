@@ -28,3 +28,13 @@ pub fn claim_jobs(backend: Backend) -> &'static str {
         }
     }
 }
+
+/// Locks a resource row (`$1` tenant, `$2` resource) until the transaction ends, so bookings
+/// of one resource are checked and written one at a time. SQLite's `BEGIN IMMEDIATE` already
+/// holds the database's write lock, so a plain read is enough there.
+pub fn lock_resource(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Postgres => "SELECT id FROM resources WHERE tenant_id = $1 AND id = $2 FOR UPDATE",
+        Backend::Sqlite => "SELECT id FROM resources WHERE tenant_id = $1 AND id = $2",
+    }
+}

@@ -128,6 +128,16 @@ impl Registry {
         self
     }
 
+    /// Adds every handler, subscription and schedule of `other` (its entries win).
+    pub fn merge(mut self, other: Registry) -> Self {
+        self.handlers.extend(other.handlers);
+        self.subscriptions.extend(other.subscriptions);
+        for periodic in other.periodic {
+            self.every(periodic);
+        }
+        self
+    }
+
     fn handler(&self, kind: &str) -> Option<Arc<dyn JobHandler>> {
         self.handlers.get(kind).cloned()
     }

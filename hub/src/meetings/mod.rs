@@ -1,0 +1,107 @@
+//! Meetings: booked, edited and cancelled through CORBI, written to Google Calendar, with the
+//! rules of who may do what, conflict checks, recurrence and a change log.
+//!
+//! The order of a write ([`service`]): reserve the slot locally (a pending row that conflict
+//! checks see, taken under a per-resource lock so a race never produces two Google events);
+//! check Google's free/busy for what was booked there and not yet synced; write to Google
+//! (the event id is derived from the meeting id, so a retried or recovered write finds it);
+//! then confirm the row, the change-log row and the outbox event in one transaction. If Google
+//! refuses, the reservation is dropped; if the hub dies in between, the recovery job settles
+//! the reservation from what Google has.
+//!
+//! Files: `model.rs` (the row and its JSON), `validate.rs` (request bodies), `recurrence.rs`
+//! (RRULE expansion), `slots.rs` (busy/free arithmetic), `store.rs` (SQL), `service.rs`
+//! (orchestration with Google), `routes.rs` (HTTP).
+
+pub mod model;
+pub mod recurrence;
+pub mod routes;
+pub mod service;
+pub mod slots;
+pub mod store;
+pub mod validate;
+
+use serde_json::{Value, json};
+use shared::ErrorCode;
+
+use crate::{
+    auth::policy::Refusal,
+    db::DbError,
+    error::{ApiError, FieldError},
+    google::GoogleError,
+    resources::ResourceError,
+};
+
+pub use routes::routes;
+
+/// What can go wrong with a meeting.
+#[derive(Debug, thiserror::Error)]
+pub enum MeetingError {
+    /// Malformed fields.
+    #[error("invalid meeting fields")]
+    Invalid(Vec<FieldError>),
+    /// Times that cannot be booked; the sentence says why.
+    #[error("invalid slot: {0}")]
+    InvalidSlot(String),
+    /// Unknown id (or another tenant's).
+    #[error("meeting not found")]
+    NotFound,
+    /// The slot clashes with other bookings.
+    #[error("conflict: {sentence}")]
+    Conflict {
+        /// A sentence naming the clash and proposing another slot.
+        sentence: String,
+        /// The clashing bookings.
+        conflicts: Vec<Value>,
+        /// The proposed slot, if one was found.
+        proposal: Option<Value>,
+    },
+    /// The rules refuse the actor.
+    #[error("refused: {}", .0.sentence)]
+    Refused(Refusal),
+    /// The `If-Match` etag is stale.
+    #[error("stale etag")]
+    Stale,
+    /// The resource cannot be used.
+    #[error(transparent)]
+    Resource(#[from] ResourceError),
+    /// Google failed.
+    #[error(transparent)]
+    Google(#[from] GoogleError),
+    /// Storage failed.
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl From<sqlx::Error> for MeetingError {
+    fn from(err: sqlx::Error) -> Self {
+        MeetingError::Db(DbError::classify(err))
+    }
+}
+
+impl From<Refusal> for MeetingError {
+    fn from(refusal: Refusal) -> Self {
+        MeetingError::Refused(refusal)
+    }
+}
+
+impl From<MeetingError> for ApiError {
+    fn from(err: MeetingError) -> Self {
+        match err {
+            MeetingError::Invalid(fields) => ApiError::validation(fields),
+            MeetingError::InvalidSlot(sentence) => ApiError::new(ErrorCode::InvalidSlot, sentence),
+            MeetingError::NotFound => ApiError::not_found("meeting"),
+            MeetingError::Conflict { sentence, conflicts, proposal } => ApiError::new(ErrorCode::Conflict, sentence)
+                .with_details(json!({"conflicts": conflicts, "proposed_slot": proposal})),
+            MeetingError::Refused(refusal) => refusal.into(),
+            MeetingError::Stale => ApiError::new(
+                ErrorCode::PreconditionFailed,
+                "This meeting was changed by someone else in the meantime. Please load it again and retry.",
+            ),
+            MeetingError::Resource(resource) => resource.into(),
+            MeetingError::Google(GoogleError::PreconditionFailed) => MeetingError::Stale.into(),
+            MeetingError::Google(google) => google.into(),
+            MeetingError::Db(db) => db.into(),
+        }
+    }
+}

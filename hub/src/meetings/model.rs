@@ -1,0 +1,223 @@
+//! The meeting as stored and as the API shows it.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use shared::{CreatedByType, MeetingStatus, Source};
+use sqlx::{Row, any::AnyRow};
+
+use crate::db::{DbError, parse_timestamp};
+
+/// A participant of a meeting.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Participant {
+    /// Address (lower-cased).
+    pub email: String,
+    /// Name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// E.164 phone for WhatsApp notices.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    /// needsAction, accepted, declined, tentative (from Google).
+    #[serde(default = "needs_action")]
+    pub response_status: String,
+}
+
+fn needs_action() -> String {
+    "needsAction".into()
+}
+
+/// Whether the Google write of a meeting is confirmed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteState {
+    /// Reserved locally; the Google write is in flight (or its writer died).
+    Pending,
+    /// In Google and confirmed here.
+    Confirmed,
+}
+
+/// A meeting row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Meeting {
+    /// Id (also the Google event id, without dashes).
+    pub id: String,
+    /// Tenant.
+    pub tenant_id: String,
+    /// The room or device booked.
+    pub resource_id: Option<String>,
+    /// Title.
+    pub title: String,
+    /// Description.
+    pub description: Option<String>,
+    /// Start (first occurrence of a series).
+    pub start: DateTime<Utc>,
+    /// End (exclusive).
+    pub end: DateTime<Utc>,
+    /// The meeting's IANA zone.
+    pub time_zone: String,
+    /// Life-cycle status.
+    pub status: MeetingStatus,
+    /// Google write state.
+    pub write_state: WriteState,
+    /// AI or HUMAN.
+    pub created_by_type: CreatedByType,
+    /// User id or API key id.
+    pub created_by: String,
+    /// CORBI or EXTERNAL.
+    pub source: Source,
+    /// Organizer address.
+    pub organizer_email: Option<String>,
+    /// Participants.
+    pub participants: Vec<Participant>,
+    /// Location.
+    pub location: Option<String>,
+    /// Meeting link.
+    pub meeting_link: Option<String>,
+    /// RRULE lines, for a series.
+    pub recurrence: Option<Vec<String>>,
+    /// End of the series' last occurrence (None: open-ended or not recurring).
+    pub series_end: Option<DateTime<Utc>>,
+    /// Caller's metadata.
+    pub metadata: Value,
+    /// The Google calendar it lives in.
+    pub calendar_id: String,
+    /// Which connection writes that calendar (`tenant` or `user:<id>`).
+    pub connection_owner: String,
+    /// Google event id.
+    pub google_event_id: String,
+    /// Google etag.
+    pub etag: Option<String>,
+    /// iCalendar UID.
+    pub ical_uid: Option<String>,
+    /// Google sequence.
+    pub sequence: i64,
+    /// Google's `updated`.
+    pub google_updated: Option<String>,
+    /// When someone checked in.
+    pub checked_in_at: Option<DateTime<Utc>>,
+    /// Why it was cancelled.
+    pub cancel_reason: Option<String>,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Last changed.
+    pub updated_at: DateTime<Utc>,
+    /// Last time sync confirmed it against Google.
+    pub last_sync_time: Option<DateTime<Utc>>,
+}
+
+fn time(row: &AnyRow, column: &str) -> Result<DateTime<Utc>, DbError> {
+    let text: String = row.try_get(column)?;
+    parse_timestamp(&text)
+}
+
+fn optional_time(row: &AnyRow, column: &str) -> Result<Option<DateTime<Utc>>, DbError> {
+    let text: Option<String> = row.try_get(column)?;
+    text.as_deref().map(parse_timestamp).transpose()
+}
+
+fn decode_error(what: &str) -> DbError {
+    DbError::Other(sqlx::Error::Decode(format!("unreadable meeting {what}").into()))
+}
+
+impl Meeting {
+    /// Reads a row selected with [`COLUMNS`].
+    pub fn from_row(row: &AnyRow) -> Result<Meeting, DbError> {
+        let status: String = row.try_get("status")?;
+        let write_state: String = row.try_get("write_state")?;
+        let created_by_type: String = row.try_get("created_by_type")?;
+        let source: String = row.try_get("source")?;
+        let participants: String = row.try_get("participants")?;
+        let recurrence: Option<String> = row.try_get("recurrence")?;
+        let metadata: String = row.try_get("metadata")?;
+        Ok(Meeting {
+            id: row.try_get("id")?,
+            tenant_id: row.try_get("tenant_id")?,
+            resource_id: row.try_get("resource_id")?,
+            title: row.try_get("title")?,
+            description: row.try_get("description")?,
+            start: time(row, "start_at")?,
+            end: time(row, "end_at")?,
+            time_zone: row.try_get("time_zone")?,
+            status: MeetingStatus::parse(&status).ok_or_else(|| decode_error("status"))?,
+            write_state: if write_state == "pending" { WriteState::Pending } else { WriteState::Confirmed },
+            created_by_type: CreatedByType::parse(&created_by_type).ok_or_else(|| decode_error("creator type"))?,
+            created_by: row.try_get("created_by")?,
+            source: Source::parse(&source).ok_or_else(|| decode_error("source"))?,
+            organizer_email: row.try_get("organizer_email")?,
+            participants: serde_json::from_str(&participants).map_err(|_| decode_error("participants"))?,
+            location: row.try_get("location")?,
+            meeting_link: row.try_get("meeting_link")?,
+            recurrence: recurrence.map(|r| serde_json::from_str(&r)).transpose().map_err(|_| decode_error("recurrence"))?,
+            series_end: optional_time(row, "series_end_at")?,
+            metadata: serde_json::from_str(&metadata).map_err(|_| decode_error("metadata"))?,
+            calendar_id: row.try_get("calendar_id")?,
+            connection_owner: row.try_get("connection_owner")?,
+            google_event_id: row.try_get("google_event_id")?,
+            etag: row.try_get("etag")?,
+            ical_uid: row.try_get("ical_uid")?,
+            sequence: row.try_get("sequence")?,
+            google_updated: row.try_get("google_updated")?,
+            checked_in_at: optional_time(row, "checked_in_at")?,
+            cancel_reason: row.try_get("cancel_reason")?,
+            created_at: time(row, "created_at")?,
+            updated_at: time(row, "updated_at")?,
+            last_sync_time: optional_time(row, "last_sync_time")?,
+        })
+    }
+
+    /// Whether it still holds its resource's time (conflicts, availability).
+    pub fn holds_slot(&self) -> bool {
+        matches!(self.status, MeetingStatus::Scheduled | MeetingStatus::Attended)
+    }
+
+    /// The API's JSON of the meeting (API.md, "Meetings").
+    pub fn view(&self) -> Value {
+        json!({
+            "id": self.id,
+            "title": self.title,
+            "description": self.description,
+            "start": zulu(self.start),
+            "end": zulu(self.end),
+            "time_zone": self.time_zone,
+            "status": self.status,
+            "created_by_type": self.created_by_type,
+            "created_by": self.created_by,
+            "source": self.source,
+            "resource_id": self.resource_id,
+            "participants": self.participants,
+            "organizer": {"email": self.organizer_email},
+            "location": self.location,
+            "meeting_link": self.meeting_link,
+            "recurrence": self.recurrence.clone().unwrap_or_default(),
+            "metadata": self.metadata,
+            "google": {
+                "calendar_id": self.calendar_id,
+                "event_id": self.google_event_id,
+                "etag": self.etag,
+                "ical_uid": self.ical_uid,
+                "sequence": self.sequence,
+            },
+            "checked_in_at": self.checked_in_at.map(zulu),
+            "cancel_reason": self.cancel_reason,
+            "created_at": zulu_millis(self.created_at),
+            "updated_at": zulu_millis(self.updated_at),
+            "last_sync_time": self.last_sync_time.map(zulu_millis),
+        })
+    }
+}
+
+/// RFC 3339 UTC with `Z`, whole seconds.
+pub fn zulu(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+fn zulu_millis(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// The Google event id of a meeting: its UUID without dashes (Google accepts base32hex ids,
+/// and hex digits are a subset), so a retried insert or a recovery finds it by id.
+pub fn event_id_for(meeting_id: &str) -> String {
+    meeting_id.replace('-', "")
+}
