@@ -211,7 +211,11 @@ impl Hub {
         let public_url: Arc<str> = config.public_base_url(addr).into();
         let metrics = Arc::new(Metrics::new());
         let (connections, google) = google_clients(&config, &db, &public_url, metrics.clone())?;
-        let queue = Queue::new(db.clone(), config.jobs.clone(), core_jobs(&google).merge(registry));
+        let queue = Queue::new(
+            db.clone(),
+            config.jobs.clone(),
+            core_jobs(&google).merge(registry),
+        );
         let state = AppState {
             db,
             jobs: queue.clone(),
@@ -264,7 +268,9 @@ fn core_jobs(google: &Google) -> Registry {
     let mut registry = Registry::new();
     registry.handle(
         meetings::store::RECOVER_KIND,
-        meetings::service::RecoverReservation { google: google.clone() },
+        meetings::service::RecoverReservation {
+            google: google.clone(),
+        },
     );
     registry
 }

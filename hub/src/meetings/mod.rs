@@ -91,7 +91,11 @@ impl From<MeetingError> for ApiError {
             MeetingError::Invalid(fields) => ApiError::validation(fields),
             MeetingError::InvalidSlot(sentence) => ApiError::new(ErrorCode::InvalidSlot, sentence),
             MeetingError::NotFound => ApiError::not_found("meeting"),
-            MeetingError::Conflict { sentence, conflicts, proposal } => ApiError::new(ErrorCode::Conflict, sentence)
+            MeetingError::Conflict {
+                sentence,
+                conflicts,
+                proposal,
+            } => ApiError::new(ErrorCode::Conflict, sentence)
                 .with_details(json!({"conflicts": conflicts, "proposed_slot": proposal})),
             MeetingError::Refused(refusal) => refusal.into(),
             MeetingError::Stale => ApiError::new(

@@ -117,7 +117,9 @@ fn optional_time(row: &AnyRow, column: &str) -> Result<Option<DateTime<Utc>>, Db
 }
 
 fn decode_error(what: &str) -> DbError {
-    DbError::Other(sqlx::Error::Decode(format!("unreadable meeting {what}").into()))
+    DbError::Other(sqlx::Error::Decode(
+        format!("unreadable meeting {what}").into(),
+    ))
 }
 
 impl Meeting {
@@ -140,15 +142,24 @@ impl Meeting {
             end: time(row, "end_at")?,
             time_zone: row.try_get("time_zone")?,
             status: MeetingStatus::parse(&status).ok_or_else(|| decode_error("status"))?,
-            write_state: if write_state == "pending" { WriteState::Pending } else { WriteState::Confirmed },
-            created_by_type: CreatedByType::parse(&created_by_type).ok_or_else(|| decode_error("creator type"))?,
+            write_state: if write_state == "pending" {
+                WriteState::Pending
+            } else {
+                WriteState::Confirmed
+            },
+            created_by_type: CreatedByType::parse(&created_by_type)
+                .ok_or_else(|| decode_error("creator type"))?,
             created_by: row.try_get("created_by")?,
             source: Source::parse(&source).ok_or_else(|| decode_error("source"))?,
             organizer_email: row.try_get("organizer_email")?,
-            participants: serde_json::from_str(&participants).map_err(|_| decode_error("participants"))?,
+            participants: serde_json::from_str(&participants)
+                .map_err(|_| decode_error("participants"))?,
             location: row.try_get("location")?,
             meeting_link: row.try_get("meeting_link")?,
-            recurrence: recurrence.map(|r| serde_json::from_str(&r)).transpose().map_err(|_| decode_error("recurrence"))?,
+            recurrence: recurrence
+                .map(|r| serde_json::from_str(&r))
+                .transpose()
+                .map_err(|_| decode_error("recurrence"))?,
             series_end: optional_time(row, "series_end_at")?,
             metadata: serde_json::from_str(&metadata).map_err(|_| decode_error("metadata"))?,
             calendar_id: row.try_get("calendar_id")?,
@@ -168,7 +179,10 @@ impl Meeting {
 
     /// Whether it still holds its resource's time (conflicts, availability).
     pub fn holds_slot(&self) -> bool {
-        matches!(self.status, MeetingStatus::Scheduled | MeetingStatus::Attended)
+        matches!(
+            self.status,
+            MeetingStatus::Scheduled | MeetingStatus::Attended
+        )
     }
 
     /// The API's JSON of the meeting (API.md, "Meetings").

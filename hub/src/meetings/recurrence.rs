@@ -41,13 +41,21 @@ pub struct Series<'a> {
 impl Series<'_> {
     fn rule_set(&self) -> Result<RRuleSet, RecurrenceError> {
         for line in self.lines {
-            let known = ["RRULE:", "EXDATE", "RDATE", "EXRULE:"].iter().any(|p| line.starts_with(p));
+            let known = ["RRULE:", "EXDATE", "RDATE", "EXRULE:"]
+                .iter()
+                .any(|p| line.starts_with(p));
             if !known || line.contains('\n') {
-                return Err(RecurrenceError(format!("unsupported recurrence line: {line}")));
+                return Err(RecurrenceError(format!(
+                    "unsupported recurrence line: {line}"
+                )));
             }
         }
         let local = self.start.with_timezone(&self.zone).format("%Y%m%dT%H%M%S");
-        let text = format!("DTSTART;TZID={}:{local}\n{}", self.zone.name(), self.lines.join("\n"));
+        let text = format!(
+            "DTSTART;TZID={}:{local}\n{}",
+            self.zone.name(),
+            self.lines.join("\n")
+        );
         text.parse::<RRuleSet>()
             .map(RRuleSet::limit)
             .map_err(|e| RecurrenceError(format!("invalid recurrence: {e}")))
@@ -62,8 +70,24 @@ impl Series<'_> {
         Ok(())
     }
 
-    /// Occurrences overlapping `[from, to)`, at most `limit`.
-    pub fn between(&self, from: DateTime<Utc>, to: DateTime<Utc>, limit: usize) -> Result<Vec<Occurrence>, RecurrenceError> {
+    /// Occurrences overlapping `[from, to)`, at most `limit`. Without rule lines the series
+    /// is its one occurrence.
+    pub fn between(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Occurrence>, RecurrenceError> {
+        if self.lines.is_empty() {
+            let only = Occurrence {
+                start: self.start,
+                end: self.start + self.duration,
+            };
+            return Ok((only.start < to && only.end > from && limit > 0)
+                .then_some(only)
+                .into_iter()
+                .collect());
+        }
         let set = self.rule_set()?;
         let mut found = Vec::new();
         for start in (&set).into_iter().take(MAX_OCCURRENCES) {
@@ -81,6 +105,9 @@ impl Series<'_> {
 
     /// The end of the last occurrence, or None for a series that runs past the horizon.
     pub fn last_end(&self) -> Result<Option<DateTime<Utc>>, RecurrenceError> {
+        if self.lines.is_empty() {
+            return Ok(Some(self.start + self.duration));
+        }
         let horizon = self.start + Duration::days(HORIZON_DAYS);
         let set = self.rule_set()?;
         let mut last = None;
@@ -100,12 +127,21 @@ mod tests {
     use super::*;
 
     fn at(text: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(text).expect("time").with_timezone(&Utc)
+        DateTime::parse_from_rfc3339(text)
+            .expect("time")
+            .with_timezone(&Utc)
     }
 
     fn weekly(lines: &[String], zone: Tz, first: &str) -> Vec<Occurrence> {
-        let series = Series { start: at(first), duration: Duration::hours(1), zone, lines };
-        series.between(at("2026-01-01T00:00:00Z"), at("2028-01-01T00:00:00Z"), 100).expect("expands")
+        let series = Series {
+            start: at(first),
+            duration: Duration::hours(1),
+            zone,
+            lines,
+        };
+        series
+            .between(at("2026-01-01T00:00:00Z"), at("2028-01-01T00:00:00Z"), 100)
+            .expect("expands")
     }
 
     #[test]
@@ -114,7 +150,14 @@ mod tests {
         // 10:00 CEST on Sunday 18 Oct 2026; DST ends on 25 Oct.
         let found = weekly(&lines, chrono_tz::Europe::Berlin, "2026-10-18T08:00:00Z");
         let starts: Vec<String> = found.iter().map(|o| o.start.to_rfc3339()).collect();
-        assert_eq!(starts, ["2026-10-18T08:00:00+00:00", "2026-10-25T09:00:00+00:00", "2026-11-01T09:00:00+00:00"]);
+        assert_eq!(
+            starts,
+            [
+                "2026-10-18T08:00:00+00:00",
+                "2026-10-25T09:00:00+00:00",
+                "2026-11-01T09:00:00+00:00"
+            ]
+        );
     }
 
     #[test]
@@ -128,23 +171,49 @@ mod tests {
 
     #[test]
     fn exdates_windows_and_series_ends() {
-        let lines = vec!["RRULE:FREQ=DAILY;COUNT=5".to_string(), "EXDATE;TZID=UTC:20270102T100000".to_string()];
-        let series = Series { start: at("2027-01-01T10:00:00Z"), duration: Duration::minutes(30), zone: chrono_tz::UTC, lines: &lines };
-        let all = series.between(at("2027-01-01T00:00:00Z"), at("2027-02-01T00:00:00Z"), 100).expect("expands");
+        let lines = vec![
+            "RRULE:FREQ=DAILY;COUNT=5".to_string(),
+            "EXDATE;TZID=UTC:20270102T100000".to_string(),
+        ];
+        let series = Series {
+            start: at("2027-01-01T10:00:00Z"),
+            duration: Duration::minutes(30),
+            zone: chrono_tz::UTC,
+            lines: &lines,
+        };
+        let all = series
+            .between(at("2027-01-01T00:00:00Z"), at("2027-02-01T00:00:00Z"), 100)
+            .expect("expands");
         assert_eq!(all.len(), 4, "one date excluded");
-        let window = series.between(at("2027-01-03T10:15:00Z"), at("2027-01-04T10:00:01Z"), 100).expect("expands");
+        let window = series
+            .between(at("2027-01-03T10:15:00Z"), at("2027-01-04T10:00:01Z"), 100)
+            .expect("expands");
         assert_eq!(window.len(), 2, "overlapping occurrences only");
-        assert_eq!(series.last_end().expect("end"), Some(at("2027-01-05T10:30:00Z")));
+        assert_eq!(
+            series.last_end().expect("end"),
+            Some(at("2027-01-05T10:30:00Z"))
+        );
         let open = vec!["RRULE:FREQ=WEEKLY".to_string()];
-        let forever = Series { lines: &open, ..series.clone() };
+        let forever = Series {
+            lines: &open,
+            ..series.clone()
+        };
         assert_eq!(forever.last_end().expect("end"), None);
     }
 
     #[test]
     fn bad_rules_are_refused() {
         let start = at("2027-01-01T10:00:00Z");
-        for lines in [vec!["RRULE:FREQ=SOMETIMES".to_string()], vec!["BEGIN:VEVENT".to_string()]] {
-            let series = Series { start, duration: Duration::hours(1), zone: chrono_tz::UTC, lines: &lines };
+        for lines in [
+            vec!["RRULE:FREQ=SOMETIMES".to_string()],
+            vec!["BEGIN:VEVENT".to_string()],
+        ] {
+            let series = Series {
+                start,
+                duration: Duration::hours(1),
+                zone: chrono_tz::UTC,
+                lines: &lines,
+            };
             assert!(series.validate().is_err(), "{lines:?}");
         }
     }

@@ -41,7 +41,11 @@ pub fn routes() -> OpenApiRouter<AppState> {
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty())
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
 }
 
 /// Books a meeting; a repeated `Idempotency-Key` answers the first result.
@@ -56,7 +60,10 @@ async fn create_meeting(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let key = header(&headers, "idempotency-key");
     if key.is_some_and(|k| k.len() > 255) {
-        return Err(ApiError::validation(vec![FieldError::new("Idempotency-Key", "at most 255 characters")]));
+        return Err(ApiError::validation(vec![FieldError::new(
+            "Idempotency-Key",
+            "at most 255 characters",
+        )]));
     }
     let (meeting, _) = service::create(&state, &actor, body, key).await?;
     Ok((StatusCode::CREATED, Json(meeting.view())))
@@ -86,7 +93,12 @@ fn parse_time(field: &str, value: Option<&str>) -> Result<Option<DateTime<Utc>>,
         .map(|v| {
             DateTime::parse_from_rfc3339(v)
                 .map(|t| t.with_timezone(&Utc))
-                .map_err(|_| ApiError::validation(vec![FieldError::new(field, "use RFC 3339, like 2026-12-01T09:00:00Z")]))
+                .map_err(|_| {
+                    ApiError::validation(vec![FieldError::new(
+                        field,
+                        "use RFC 3339, like 2026-12-01T09:00:00Z",
+                    )])
+                })
         })
         .transpose()
 }
@@ -94,14 +106,32 @@ fn parse_time(field: &str, value: Option<&str>) -> Result<Option<DateTime<Utc>>,
 /// Lists meetings of the tenant, by start time, a page at a time.
 #[utoipa::path(get, path = "/api/v1/calendar/events", params(ListParams),
     responses((status = 200, description = "{items, next_cursor}")), tag = "meetings")]
-async fn list_meetings(State(state): State<AppState>, actor: Actor, ApiQuery(params): ApiQuery<ListParams>) -> Result<Json<Value>, ApiError> {
+async fn list_meetings(
+    State(state): State<AppState>,
+    actor: Actor,
+    ApiQuery(params): ApiQuery<ListParams>,
+) -> Result<Json<Value>, ApiError> {
     let status = params
         .status
         .as_deref()
-        .map(|s| MeetingStatus::parse(s).ok_or_else(|| ApiError::validation(vec![FieldError::new("status", "use SCHEDULED, ATTENDED, NO_SHOW or CANCELLED")])))
+        .map(|s| {
+            MeetingStatus::parse(s).ok_or_else(|| {
+                ApiError::validation(vec![FieldError::new(
+                    "status",
+                    "use SCHEDULED, ATTENDED, NO_SHOW or CANCELLED",
+                )])
+            })
+        })
         .transpose()?;
-    if params.created_by_type.as_deref().is_some_and(|c| c != "AI" && c != "HUMAN") {
-        return Err(ApiError::validation(vec![FieldError::new("created_by_type", "use AI or HUMAN")]));
+    if params
+        .created_by_type
+        .as_deref()
+        .is_some_and(|c| c != "AI" && c != "HUMAN")
+    {
+        return Err(ApiError::validation(vec![FieldError::new(
+            "created_by_type",
+            "use AI or HUMAN",
+        )]));
     }
     let after = params.cursor.as_deref().map(decode_cursor).transpose()?;
     let filter = ListFilter {
@@ -114,7 +144,13 @@ async fn list_meetings(State(state): State<AppState>, actor: Actor, ApiQuery(par
         after,
     };
     let (meetings, more) = store::list(&state.db, &actor.tenant_id, &filter).await?;
-    let next_cursor = more.then(|| meetings.last().map(|m| encode_cursor(&timestamp(m.start), &m.id))).flatten();
+    let next_cursor = more
+        .then(|| {
+            meetings
+                .last()
+                .map(|m| encode_cursor(&timestamp(m.start), &m.id))
+        })
+        .flatten();
     let items: Vec<Value> = meetings.iter().map(super::model::Meeting::view).collect();
     Ok(Json(json!({"items": items, "next_cursor": next_cursor})))
 }
@@ -124,7 +160,12 @@ fn encode_cursor(start: &str, id: &str) -> String {
 }
 
 fn decode_cursor(cursor: &str) -> Result<(String, String), ApiError> {
-    let bad = || ApiError::validation(vec![FieldError::new("cursor", "use the next_cursor of the previous page")]);
+    let bad = || {
+        ApiError::validation(vec![FieldError::new(
+            "cursor",
+            "use the next_cursor of the previous page",
+        )])
+    };
     let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
     let text = String::from_utf8(bytes).map_err(|_| bad())?;
     let (start, id) = text.split_once('|').ok_or_else(bad)?;
@@ -134,8 +175,14 @@ fn decode_cursor(cursor: &str) -> Result<(String, String), ApiError> {
 /// One meeting.
 #[utoipa::path(get, path = "/api/v1/calendar/events/{id}", params(("id" = String, Path)),
     responses((status = 200, description = "the meeting")), tag = "meetings")]
-async fn get_meeting(State(state): State<AppState>, actor: Actor, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
-    Ok(Json(store::get(&state.db, &actor.tenant_id, &id).await?.view()))
+async fn get_meeting(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(
+        store::get(&state.db, &actor.tenant_id, &id).await?.view(),
+    ))
 }
 
 /// Changes a meeting; `If-Match` with its etag makes the change conditional.
@@ -149,7 +196,11 @@ async fn patch_meeting(
     ApiJson(patch): ApiJson<MeetingPatch>,
 ) -> Result<Json<Value>, ApiError> {
     let if_match = header(&headers, "if-match");
-    Ok(Json(service::update(&state, &actor, &id, patch, if_match).await?.view()))
+    Ok(Json(
+        service::update(&state, &actor, &id, patch, if_match)
+            .await?
+            .view(),
+    ))
 }
 
 /// Optional body of the cancel call.
@@ -163,15 +214,32 @@ pub struct CancelBody {
 /// Cancels a meeting.
 #[utoipa::path(post, path = "/api/v1/calendar/events/{id}/cancel", params(("id" = String, Path)),
     request_body = Option<CancelBody>, responses((status = 200, description = "the cancelled meeting")), tag = "meetings")]
-async fn cancel_meeting(State(state): State<AppState>, actor: Actor, Path(id): Path<String>, body: Bytes) -> Result<Json<Value>, ApiError> {
-    let body: CancelBody = if body.iter().all(u8::is_ascii_whitespace) { CancelBody::default() } else { parse_json(&body)? };
-    Ok(Json(service::cancel(&state, &actor, &id, body.reason).await?.view()))
+async fn cancel_meeting(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let body: CancelBody = if body.iter().all(u8::is_ascii_whitespace) {
+        CancelBody::default()
+    } else {
+        parse_json(&body)?
+    };
+    Ok(Json(
+        service::cancel(&state, &actor, &id, body.reason)
+            .await?
+            .view(),
+    ))
 }
 
 /// The change log of a meeting.
 #[utoipa::path(get, path = "/api/v1/calendar/events/{id}/changes", params(("id" = String, Path)),
     responses((status = 200, description = "{items}")), tag = "meetings")]
-async fn meeting_changes(State(state): State<AppState>, actor: Actor, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+async fn meeting_changes(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     store::get(&state.db, &actor.tenant_id, &id).await?;
     let items = store::changes(&state.db, &actor.tenant_id, &id).await?;
     Ok(Json(json!({"items": items})))
@@ -199,14 +267,31 @@ pub struct SlotParams {
 /// The earliest free slots for the resource and participants, in working hours.
 #[utoipa::path(get, path = "/api/v1/calendar/free-slots", params(SlotParams),
     responses((status = 200, description = "{slots: [{start, end}]}")), tag = "meetings")]
-async fn free_slots(State(state): State<AppState>, actor: Actor, ApiQuery(params): ApiQuery<SlotParams>) -> Result<Json<Value>, ApiError> {
+async fn free_slots(
+    State(state): State<AppState>,
+    actor: Actor,
+    ApiQuery(params): ApiQuery<SlotParams>,
+) -> Result<Json<Value>, ApiError> {
     let settings = settings::load(&state.db, &actor.tenant_id).await?;
-    let minutes = params.duration_minutes.ok_or_else(|| ApiError::validation(vec![FieldError::new("duration_minutes", "give the slot length in minutes")]))?;
+    let minutes = params.duration_minutes.ok_or_else(|| {
+        ApiError::validation(vec![FieldError::new(
+            "duration_minutes",
+            "give the slot length in minutes",
+        )])
+    })?;
     if !(5..=1440).contains(&minutes) {
-        return Err(ApiError::validation(vec![FieldError::new("duration_minutes", "use 5 to 1440 minutes")]));
+        return Err(ApiError::validation(vec![FieldError::new(
+            "duration_minutes",
+            "use 5 to 1440 minutes",
+        )]));
     }
-    let (from, to) = range(params.from.as_deref(), params.to.as_deref(), Duration::days(7))?;
-    let zone = zone(params.time_zone.as_deref().unwrap_or(&settings.time_zone)).map_err(ApiError::from)?;
+    let (from, to) = range(
+        params.from.as_deref(),
+        params.to.as_deref(),
+        Duration::days(7),
+    )?;
+    let zone =
+        zone(params.time_zone.as_deref().unwrap_or(&settings.time_zone)).map_err(ApiError::from)?;
     let resource = match params.resource_id.as_deref() {
         Some(id) => Some(resources::get(&state.db, &actor.tenant_id, id).await?),
         None => None,
@@ -218,7 +303,14 @@ async fn free_slots(State(state): State<AppState>, actor: Actor, ApiQuery(params
         .split(',')
         .map(str::trim)
         .filter(|p| !p.is_empty())
-        .map(|p| crate::auth::store::normalize_email(p).map_err(|_| ApiError::validation(vec![FieldError::new("participants", "list addresses separated by commas")])))
+        .map(|p| {
+            crate::auth::store::normalize_email(p).map_err(|_| {
+                ApiError::validation(vec![FieldError::new(
+                    "participants",
+                    "list addresses separated by commas",
+                )])
+            })
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let query = SlotQuery {
         resource,
@@ -229,22 +321,36 @@ async fn free_slots(State(state): State<AppState>, actor: Actor, ApiQuery(params
         zone,
         limit: params.limit.unwrap_or(5).clamp(1, 50),
         except_meeting: None,
+        moving: false,
     };
     let found = service::find_free_slots(&state, &actor.tenant_id, &settings, &query).await?;
-    let slots: Vec<Value> = found.iter().map(|s| json!({"start": zulu(s.start), "end": zulu(s.end)})).collect();
+    let slots: Vec<Value> = found
+        .iter()
+        .map(|s| json!({"start": zulu(s.start), "end": zulu(s.end)}))
+        .collect();
     Ok(Json(json!({"slots": slots})))
 }
 
 /// Reads a `[from, to)` range: from defaults to now, to to `default_length` after from, and the
 /// range may span at most 62 days.
-fn range(from: Option<&str>, to: Option<&str>, default_length: Duration) -> Result<(DateTime<Utc>, DateTime<Utc>), ApiError> {
+fn range(
+    from: Option<&str>,
+    to: Option<&str>,
+    default_length: Duration,
+) -> Result<(DateTime<Utc>, DateTime<Utc>), ApiError> {
     let from = parse_time("from", from)?.unwrap_or_else(Utc::now);
     let to = parse_time("to", to)?.unwrap_or(from + default_length);
     if to <= from {
-        return Err(MeetingError::InvalidSlot("The end of the range must come after its start.".into()).into());
+        return Err(MeetingError::InvalidSlot(
+            "The end of the range must come after its start.".into(),
+        )
+        .into());
     }
     if to - from > Duration::days(62) {
-        return Err(MeetingError::InvalidSlot("Please ask about at most 62 days at a time.".into()).into());
+        return Err(MeetingError::InvalidSlot(
+            "Please ask about at most 62 days at a time.".into(),
+        )
+        .into());
     }
     Ok((from, to))
 }
@@ -261,9 +367,18 @@ pub struct RangeParams {
 /// When a resource is busy and free (local bookings and its Google calendar).
 #[utoipa::path(get, path = "/api/v1/resources/{id}/availability", params(("id" = String, Path), RangeParams),
     responses((status = 200, description = "{busy, free}")), tag = "resources")]
-async fn availability(State(state): State<AppState>, actor: Actor, Path(id): Path<String>, ApiQuery(params): ApiQuery<RangeParams>) -> Result<Json<Value>, ApiError> {
+async fn availability(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<String>,
+    ApiQuery(params): ApiQuery<RangeParams>,
+) -> Result<Json<Value>, ApiError> {
     let resource = resources::get(&state.db, &actor.tenant_id, &id).await?;
-    let (from, to) = range(params.from.as_deref(), params.to.as_deref(), Duration::days(1))?;
+    let (from, to) = range(
+        params.from.as_deref(),
+        params.to.as_deref(),
+        Duration::days(1),
+    )?;
     let query = SlotQuery {
         resource: Some(resource),
         participants: Vec::new(),
@@ -273,13 +388,27 @@ async fn availability(State(state): State<AppState>, actor: Actor, Path(id): Pat
         zone: chrono_tz::UTC,
         limit: 0,
         except_meeting: None,
+        moving: false,
     };
     let busy: Vec<_> = service::busy_time(&state, &actor.tenant_id, &query)
         .await?
         .into_iter()
-        .map(|b| super::recurrence::Occurrence { start: b.start.max(from), end: b.end.min(to) })
+        .map(|b| super::recurrence::Occurrence {
+            start: b.start.max(from),
+            end: b.end.min(to),
+        })
         .collect();
-    let free = slots::subtract(&[super::recurrence::Occurrence { start: from, end: to }], &busy);
-    let show = |list: &[super::recurrence::Occurrence]| -> Vec<Value> { list.iter().map(|s| json!({"start": zulu(s.start), "end": zulu(s.end)})).collect() };
+    let free = slots::subtract(
+        &[super::recurrence::Occurrence {
+            start: from,
+            end: to,
+        }],
+        &busy,
+    );
+    let show = |list: &[super::recurrence::Occurrence]| -> Vec<Value> {
+        list.iter()
+            .map(|s| json!({"start": zulu(s.start), "end": zulu(s.end)}))
+            .collect()
+    };
     Ok(Json(json!({"busy": show(&busy), "free": show(&free)})))
 }

@@ -59,7 +59,12 @@ pub struct ChangeActor {
 
 /// Locks the resource's row for the rest of the transaction, so two bookings of one resource
 /// check and write one after the other.
-pub async fn lock_resource(tx: &mut Tx, backend: crate::db::Backend, tenant_id: &str, resource_id: &str) -> Result<(), DbError> {
+pub async fn lock_resource(
+    tx: &mut Tx,
+    backend: crate::db::Backend,
+    tenant_id: &str,
+    resource_id: &str,
+) -> Result<(), DbError> {
     sqlx::query(dialect::lock_resource(backend))
         .bind(tenant_id)
         .bind(resource_id)
@@ -94,7 +99,11 @@ pub async fn busy(
     for row in &rows {
         let meeting = Meeting::from_row(row)?;
         for slot in occurrences(&meeting, from, to)? {
-            found.push(Busy { meeting_id: Some(meeting.id.clone()), title: Some(meeting.title.clone()), slot });
+            found.push(Busy {
+                meeting_id: Some(meeting.id.clone()),
+                title: Some(meeting.title.clone()),
+                slot,
+            });
         }
     }
     let holds = sqlx::query(
@@ -115,7 +124,10 @@ pub async fn busy(
         found.push(Busy {
             meeting_id: Some(row.try_get("meeting_id")?),
             title: None,
-            slot: Occurrence { start: crate::db::parse_timestamp(&start)?, end: crate::db::parse_timestamp(&end)? },
+            slot: Occurrence {
+                start: crate::db::parse_timestamp(&start)?,
+                end: crate::db::parse_timestamp(&end)?,
+            },
         });
     }
     found.sort_by_key(|b| b.slot.start);
@@ -123,16 +135,30 @@ pub async fn busy(
 }
 
 /// The occurrences of a meeting overlapping `[from, to)`.
-pub fn occurrences(meeting: &Meeting, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<Occurrence>, MeetingError> {
+pub fn occurrences(
+    meeting: &Meeting,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<Occurrence>, MeetingError> {
     match &meeting.recurrence {
         None => Ok((meeting.start < to && meeting.end > from)
-            .then_some(Occurrence { start: meeting.start, end: meeting.end })
+            .then_some(Occurrence {
+                start: meeting.start,
+                end: meeting.end,
+            })
             .into_iter()
             .collect()),
         Some(lines) => {
             let zone = meeting.time_zone.parse().unwrap_or(chrono_tz::UTC);
-            let series = Series { start: meeting.start, duration: meeting.end - meeting.start, zone, lines };
-            series.between(from, to, 10_000).map_err(|e| MeetingError::Invalid(vec![crate::error::FieldError::new("recurrence", e.0)]))
+            let series = Series {
+                start: meeting.start,
+                duration: meeting.end - meeting.start,
+                zone,
+                lines,
+            };
+            series.between(from, to, 10_000).map_err(|e| {
+                MeetingError::Invalid(vec![crate::error::FieldError::new("recurrence", e.0)])
+            })
         }
     }
 }
@@ -162,18 +188,26 @@ pub fn span(series: &Series<'_>) -> Result<(DateTime<Utc>, DateTime<Utc>), Meeti
 /// The busy blocks that clash with any occurrence of `series`.
 pub fn clashes(series: &Series<'_>, busy: &[Busy]) -> Result<Vec<Busy>, MeetingError> {
     let (from, to) = span(series)?;
-    let mine = series
-        .between(from, to, 10_000)
-        .map_err(|e| MeetingError::Invalid(vec![crate::error::FieldError::new("recurrence", e.0)]))?;
+    let mine = series.between(from, to, 10_000).map_err(|e| {
+        MeetingError::Invalid(vec![crate::error::FieldError::new("recurrence", e.0)])
+    })?;
     Ok(busy
         .iter()
-        .filter(|b| mine.iter().any(|m| m.start < b.slot.end && b.slot.start < m.end))
+        .filter(|b| {
+            mine.iter()
+                .any(|m| m.start < b.slot.end && b.slot.start < m.end)
+        })
         .cloned()
         .collect())
 }
 
 /// Inserts a pending meeting and its recovery job in the caller's transaction.
-pub async fn insert_pending(tx: &mut Tx, queue: &Queue, meeting: &Meeting, idempotency_key: Option<&str>) -> Result<(), MeetingError> {
+pub async fn insert_pending(
+    tx: &mut Tx,
+    queue: &Queue,
+    meeting: &Meeting,
+    idempotency_key: Option<&str>,
+) -> Result<(), MeetingError> {
     let now = timestamp(Utc::now());
     sqlx::query(
         "INSERT INTO meetings (id, tenant_id, resource_id, title, description, start_at, end_at, time_zone, status, write_state, \
@@ -208,7 +242,12 @@ pub async fn insert_pending(tx: &mut Tx, queue: &Queue, meeting: &Meeting, idemp
     .execute(&mut **tx)
     .await
     .map_err(DbError::classify)?;
-    let job = NewJob::now(RECOVER_KIND, Some(&meeting.tenant_id), json!({"meeting_id": meeting.id})).at(Utc::now() + RECOVER_AFTER);
+    let job = NewJob::now(
+        RECOVER_KIND,
+        Some(&meeting.tenant_id),
+        json!({"meeting_id": meeting.id}),
+    )
+    .at(Utc::now() + RECOVER_AFTER);
     queue.enqueue_in(tx, job).await?;
     Ok(())
 }
@@ -234,7 +273,13 @@ pub struct GoogleFacts {
 
 /// Confirms a pending meeting with what Google answered, logs CREATED and emits the outbox
 /// event, all in one transaction. False if the row was no longer pending (recovered meanwhile).
-pub async fn confirm_created(db: &Db, queue: &Queue, meeting: &Meeting, facts: &GoogleFacts, actor: &ChangeActor) -> Result<bool, MeetingError> {
+pub async fn confirm_created(
+    db: &Db,
+    queue: &Queue,
+    meeting: &Meeting,
+    facts: &GoogleFacts,
+    actor: &ChangeActor,
+) -> Result<bool, MeetingError> {
     let mut tx = db.begin_write().await?;
     let now = Utc::now();
     let updated = sqlx::query(
@@ -264,7 +309,14 @@ pub async fn confirm_created(db: &Db, queue: &Queue, meeting: &Meeting, facts: &
 }
 
 /// Writes a change-log row and its outbox event in the caller's transaction.
-pub async fn log_change(tx: &mut Tx, queue: &Queue, meeting: &Meeting, change: ChangeType, actor: &ChangeActor, diff: Value) -> Result<String, MeetingError> {
+pub async fn log_change(
+    tx: &mut Tx,
+    queue: &Queue,
+    meeting: &Meeting,
+    change: ChangeType,
+    actor: &ChangeActor,
+    diff: Value,
+) -> Result<String, MeetingError> {
     let change_id = new_id();
     sqlx::query(
         "INSERT INTO meeting_changes (id, tenant_id, meeting_id, change_type, actor_type, actor_id, at, diff) \
@@ -300,23 +352,27 @@ pub async fn log_change(tx: &mut Tx, queue: &Queue, meeting: &Meeting, change: C
 /// Deletes a reservation that never reached Google (or was refused there).
 pub async fn drop_pending(db: &Db, tenant_id: &str, meeting_id: &str) -> Result<(), MeetingError> {
     let mut tx = db.begin_write().await?;
-    sqlx::query("DELETE FROM meetings WHERE tenant_id = $1 AND id = $2 AND write_state = 'pending'")
-        .bind(tenant_id)
-        .bind(meeting_id)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(
+        "DELETE FROM meetings WHERE tenant_id = $1 AND id = $2 AND write_state = 'pending'",
+    )
+    .bind(tenant_id)
+    .bind(meeting_id)
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await?;
     Ok(())
 }
 
 /// A confirmed meeting of the tenant.
 pub async fn get(db: &Db, tenant_id: &str, id: &str) -> Result<Meeting, MeetingError> {
-    let row = sqlx::query(select_meetings!("WHERE tenant_id = $1 AND id = $2 AND write_state = 'confirmed'"))
-        .bind(tenant_id)
-        .bind(id)
-        .fetch_optional(db.pool())
-        .await?
-        .ok_or(MeetingError::NotFound)?;
+    let row = sqlx::query(select_meetings!(
+        "WHERE tenant_id = $1 AND id = $2 AND write_state = 'confirmed'"
+    ))
+    .bind(tenant_id)
+    .bind(id)
+    .fetch_optional(db.pool())
+    .await?
+    .ok_or(MeetingError::NotFound)?;
     Ok(Meeting::from_row(&row)?)
 }
 
@@ -331,18 +387,30 @@ pub async fn get_any(db: &Db, tenant_id: &str, id: &str) -> Result<Option<Meetin
 }
 
 /// The meeting an earlier request with this idempotency key created, if any.
-pub async fn by_idempotency_key(db: &Db, tenant_id: &str, actor_id: &str, key: &str) -> Result<Option<Meeting>, MeetingError> {
-    let row = sqlx::query(select_meetings!("WHERE tenant_id = $1 AND created_by = $2 AND idempotency_key = $3"))
-        .bind(tenant_id)
-        .bind(actor_id)
-        .bind(key)
-        .fetch_optional(db.pool())
-        .await?;
+pub async fn by_idempotency_key(
+    db: &Db,
+    tenant_id: &str,
+    actor_id: &str,
+    key: &str,
+) -> Result<Option<Meeting>, MeetingError> {
+    let row = sqlx::query(select_meetings!(
+        "WHERE tenant_id = $1 AND created_by = $2 AND idempotency_key = $3"
+    ))
+    .bind(tenant_id)
+    .bind(actor_id)
+    .bind(key)
+    .fetch_optional(db.pool())
+    .await?;
     Ok(row.as_ref().map(Meeting::from_row).transpose()?)
 }
 
 /// Holds `slot` of a resource for a meeting being moved, for a few minutes.
-pub async fn insert_hold(tx: &mut Tx, meeting: &Meeting, resource_id: &str, slot: Occurrence) -> Result<(), MeetingError> {
+pub async fn insert_hold(
+    tx: &mut Tx,
+    meeting: &Meeting,
+    resource_id: &str,
+    slot: Occurrence,
+) -> Result<(), MeetingError> {
     let id = new_id();
     sqlx::query(
         "INSERT INTO slot_holds (id, tenant_id, resource_id, meeting_id, start_at, end_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -371,7 +439,14 @@ pub async fn release_holds(db: &Db, tenant_id: &str, meeting_id: &str) -> Result
 
 /// Stores a changed meeting with its Google facts, logs the change, emits the event and
 /// releases the meeting's holds — in one transaction.
-pub async fn save_change(db: &Db, queue: &Queue, meeting: &Meeting, change: ChangeType, actor: &ChangeActor, diff: Value) -> Result<(), MeetingError> {
+pub async fn save_change(
+    db: &Db,
+    queue: &Queue,
+    meeting: &Meeting,
+    change: ChangeType,
+    actor: &ChangeActor,
+    diff: Value,
+) -> Result<(), MeetingError> {
     let mut tx = db.begin_write().await?;
     sqlx::query(
         "UPDATE meetings SET resource_id = $1, title = $2, description = $3, start_at = $4, end_at = $5, time_zone = $6, \
@@ -434,10 +509,17 @@ pub struct ListFilter {
 }
 
 /// A page of meetings ordered by start then id, and whether more follow.
-pub async fn list(db: &Db, tenant_id: &str, filter: &ListFilter) -> Result<(Vec<Meeting>, bool), MeetingError> {
+pub async fn list(
+    db: &Db,
+    tenant_id: &str,
+    filter: &ListFilter,
+) -> Result<(Vec<Meeting>, bool), MeetingError> {
     let far_past = "0000-01-01T00:00:00.000000Z".to_string();
     let far_future = "9999-12-31T23:59:59.999999Z".to_string();
-    let (after_start, after_id) = filter.after.clone().unwrap_or_else(|| (far_past.clone(), String::new()));
+    let (after_start, after_id) = filter
+        .after
+        .clone()
+        .unwrap_or_else(|| (far_past.clone(), String::new()));
     let rows = sqlx::query(select_meetings!(
         "WHERE tenant_id = $1 AND write_state = 'confirmed' \
            AND start_at < $2 AND (end_at > $3 OR (recurrence IS NOT NULL AND (series_end_at IS NULL OR series_end_at > $3))) \
@@ -456,14 +538,21 @@ pub async fn list(db: &Db, tenant_id: &str, filter: &ListFilter) -> Result<(Vec<
     .bind(i64::from(filter.limit) + 1)
     .fetch_all(db.pool())
     .await?;
-    let mut meetings = rows.iter().map(Meeting::from_row).collect::<Result<Vec<_>, _>>()?;
+    let mut meetings = rows
+        .iter()
+        .map(Meeting::from_row)
+        .collect::<Result<Vec<_>, _>>()?;
     let more = meetings.len() > filter.limit as usize;
     meetings.truncate(filter.limit as usize);
     Ok((meetings, more))
 }
 
 /// The change log of a meeting, oldest first.
-pub async fn changes(db: &Db, tenant_id: &str, meeting_id: &str) -> Result<Vec<Value>, MeetingError> {
+pub async fn changes(
+    db: &Db,
+    tenant_id: &str,
+    meeting_id: &str,
+) -> Result<Vec<Value>, MeetingError> {
     let rows = sqlx::query(
         "SELECT id, change_type, actor_type, actor_id, at, diff FROM meeting_changes \
          WHERE tenant_id = $1 AND meeting_id = $2 ORDER BY at, id",

@@ -7,11 +7,7 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
-use super::{
-    MeetingError,
-    model::Participant,
-    recurrence::Series,
-};
+use super::{MeetingError, model::Participant, recurrence::Series};
 use crate::{auth::store::normalize_email, error::FieldError};
 
 /// The most participants one meeting may have.
@@ -94,7 +90,9 @@ pub struct MeetingPatch {
 }
 
 /// Tells "absent" (None) from "null" (Some(None)).
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
 }
 
@@ -148,7 +146,13 @@ impl Checker {
         self.problems.push(FieldError::new(field, problem));
     }
 
-    fn text(&mut self, field: &str, value: Option<&str>, max: usize, required: bool) -> Option<String> {
+    fn text(
+        &mut self,
+        field: &str,
+        value: Option<&str>,
+        max: usize,
+        required: bool,
+    ) -> Option<String> {
         let trimmed = value.map(str::trim).filter(|v| !v.is_empty());
         match trimmed {
             None if required => {
@@ -167,7 +171,10 @@ impl Checker {
         match DateTime::parse_from_rfc3339(value.trim()) {
             Ok(t) => Some(t.with_timezone(&Utc)),
             Err(_) => {
-                self.push(field, "use RFC 3339 with an offset, like 2026-12-01T10:00:00+01:00");
+                self.push(
+                    field,
+                    "use RFC 3339 with an offset, like 2026-12-01T10:00:00+01:00",
+                );
                 None
             }
         }
@@ -175,7 +182,10 @@ impl Checker {
 
     fn participants(&mut self, list: &[ParticipantInput]) -> Vec<Participant> {
         if list.len() > MAX_PARTICIPANTS {
-            self.push("participants", &format!("at most {MAX_PARTICIPANTS} participants"));
+            self.push(
+                "participants",
+                &format!("at most {MAX_PARTICIPANTS} participants"),
+            );
             return Vec::new();
         }
         let mut out: Vec<Participant> = Vec::new();
@@ -185,10 +195,16 @@ impl Checker {
                 continue;
             };
             if p.phone.as_deref().is_some_and(|phone| !is_e164(phone)) {
-                self.push(&format!("participants[{i}].phone"), "use E.164, like +4915112345678");
+                self.push(
+                    &format!("participants[{i}].phone"),
+                    "use E.164, like +4915112345678",
+                );
             }
             if p.name.as_deref().is_some_and(|n| n.chars().count() > 200) {
-                self.push(&format!("participants[{i}].name"), "keep it under 200 characters");
+                self.push(
+                    &format!("participants[{i}].name"),
+                    "keep it under 200 characters",
+                );
             }
             if out.iter().all(|known| known.email != email) {
                 out.push(Participant {
@@ -216,7 +232,9 @@ impl Checker {
     fn metadata(&mut self, value: Option<Value>) -> Value {
         match value {
             None | Some(Value::Null) => Value::Object(serde_json::Map::new()),
-            Some(Value::Object(map)) if Value::Object(map.clone()).to_string().len() <= 8192 => Value::Object(map),
+            Some(Value::Object(map)) if Value::Object(map.clone()).to_string().len() <= 8192 => {
+                Value::Object(map)
+            }
             Some(Value::Object(_)) => {
                 self.push("metadata", "keep it under 8 KB");
                 Value::Null
@@ -229,14 +247,20 @@ impl Checker {
     }
 
     fn finish(self) -> Result<(), MeetingError> {
-        if self.problems.is_empty() { Ok(()) } else { Err(MeetingError::Invalid(self.problems)) }
+        if self.problems.is_empty() {
+            Ok(())
+        } else {
+            Err(MeetingError::Invalid(self.problems))
+        }
     }
 }
 
 /// Whether a phone number is E.164 (`+`, country code, up to 15 digits).
 pub fn is_e164(phone: &str) -> bool {
     let digits = phone.strip_prefix('+').unwrap_or_default();
-    (8..=15).contains(&digits.len()) && digits.chars().all(|c| c.is_ascii_digit()) && !digits.starts_with('0')
+    (8..=15).contains(&digits.len())
+        && digits.chars().all(|c| c.is_ascii_digit())
+        && !digits.starts_with('0')
 }
 
 /// Reads an IANA zone, or refuses with a speakable sentence.
@@ -249,7 +273,11 @@ pub fn zone(name: &str) -> Result<Tz, MeetingError> {
 }
 
 /// Validates a new meeting; `default_zone` is the tenant's.
-pub fn new_meeting(input: NewMeeting, default_zone: &str, now: DateTime<Utc>) -> Result<Draft, MeetingError> {
+pub fn new_meeting(
+    input: NewMeeting,
+    default_zone: &str,
+    now: DateTime<Utc>,
+) -> Result<Draft, MeetingError> {
     let mut check = Checker::default();
     let title = check.text("title", Some(&input.title), 300, true);
     let description = check.text("description", input.description.as_deref(), 8000, false);
@@ -265,7 +293,10 @@ pub fn new_meeting(input: NewMeeting, default_zone: &str, now: DateTime<Utc>) ->
     let resource_id = input.resource_id.filter(|r| !r.trim().is_empty());
     check.finish()?;
     let (Some(title), Some(start), Some(end)) = (title, start, end) else {
-        return Err(MeetingError::Invalid(vec![FieldError::new("body", "incomplete")]));
+        return Err(MeetingError::Invalid(vec![FieldError::new(
+            "body",
+            "incomplete",
+        )]));
     };
     let zone = zone(input.time_zone.as_deref().unwrap_or(default_zone))?;
     let draft = Draft {
@@ -287,7 +318,11 @@ pub fn new_meeting(input: NewMeeting, default_zone: &str, now: DateTime<Utc>) ->
 
 /// Applies a patch onto the current fields and validates the result. `times_changed` tells
 /// whether the slot moved (only then is "in the past" checked).
-pub fn patched(current: Draft, patch: MeetingPatch, now: DateTime<Utc>) -> Result<(Draft, bool), MeetingError> {
+pub fn patched(
+    current: Draft,
+    patch: MeetingPatch,
+    now: DateTime<Utc>,
+) -> Result<(Draft, bool), MeetingError> {
     let mut check = Checker::default();
     let title = match patch.title.as_deref() {
         Some(t) => check.text("title", Some(t), 300, true),
@@ -305,15 +340,24 @@ pub fn patched(current: Draft, patch: MeetingPatch, now: DateTime<Utc>) -> Resul
         Some(l) => check.link(l.as_deref()),
         None => current.meeting_link.clone(),
     };
-    let start = patch.start.as_deref().map_or(Some(current.start), |s| check.time("start", s));
-    let end = patch.end.as_deref().map_or(Some(current.end), |e| check.time("end", e));
+    let start = patch
+        .start
+        .as_deref()
+        .map_or(Some(current.start), |s| check.time("start", s));
+    let end = patch
+        .end
+        .as_deref()
+        .map_or(Some(current.end), |e| check.time("end", e));
     let participants = match &patch.participants {
         Some(list) => check.participants(list),
         None => current.participants.clone(),
     };
     check.finish()?;
     let (Some(title), Some(start), Some(end)) = (title, start, end) else {
-        return Err(MeetingError::Invalid(vec![FieldError::new("body", "incomplete")]));
+        return Err(MeetingError::Invalid(vec![FieldError::new(
+            "body",
+            "incomplete",
+        )]));
     };
     let zone = match patch.time_zone.as_deref() {
         Some(name) => zone(name)?,
@@ -324,27 +368,49 @@ pub fn patched(current: Draft, patch: MeetingPatch, now: DateTime<Utc>) -> Resul
         Some(r) => r.filter(|r| !r.trim().is_empty()),
         None => current.resource_id.clone(),
     };
-    let draft = Draft { title, description, start, end, zone, participants, resource_id, location, meeting_link, ..current };
+    let draft = Draft {
+        title,
+        description,
+        start,
+        end,
+        zone,
+        participants,
+        resource_id,
+        location,
+        meeting_link,
+        ..current
+    };
     if times_changed {
         check_slot(&draft, now)?;
     } else if draft.end <= draft.start {
-        return Err(MeetingError::InvalidSlot("The meeting must end after it starts.".into()));
+        return Err(MeetingError::InvalidSlot(
+            "The meeting must end after it starts.".into(),
+        ));
     }
     Ok((draft, times_changed))
 }
 
 fn check_slot(draft: &Draft, now: DateTime<Utc>) -> Result<(), MeetingError> {
     if draft.end <= draft.start {
-        return Err(MeetingError::InvalidSlot("The meeting must end after it starts. Please check the end time.".into()));
+        return Err(MeetingError::InvalidSlot(
+            "The meeting must end after it starts. Please check the end time.".into(),
+        ));
     }
     if draft.end - draft.start > Duration::hours(MAX_DURATION_HOURS) {
-        return Err(MeetingError::InvalidSlot("A meeting can last at most 24 hours. Please book a shorter slot.".into()));
+        return Err(MeetingError::InvalidSlot(
+            "A meeting can last at most 24 hours. Please book a shorter slot.".into(),
+        ));
     }
     if draft.start < now - Duration::minutes(1) {
-        return Err(MeetingError::InvalidSlot("That time is already in the past. Please choose a time from now on.".into()));
+        return Err(MeetingError::InvalidSlot(
+            "That time is already in the past. Please choose a time from now on.".into(),
+        ));
     }
     if draft.recurrence.is_some() {
-        draft.series().validate().map_err(|e| MeetingError::Invalid(vec![FieldError::new("recurrence", e.0)]))?;
+        draft
+            .series()
+            .validate()
+            .map_err(|e| MeetingError::Invalid(vec![FieldError::new("recurrence", e.0)]))?;
     }
     Ok(())
 }

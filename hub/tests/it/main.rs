@@ -6,5 +6,6 @@ mod cli;
 mod demo;
 mod google;
 mod jobs;
+mod meetings;
 mod observability;
 mod support;

@@ -385,3 +385,77 @@ pub fn init_log_capture() {
             .try_init();
     });
 }
+
+/// A tenant connected to the emulated Google with rooms onboarded.
+pub struct World {
+    pub hub: TestHub,
+    pub google: FakeGoogle,
+    pub acme: Seeded,
+    /// Room ids, in the order of the names given.
+    pub rooms: Vec<String>,
+}
+
+impl World {
+    pub async fn with_rooms(engine: Engine, names: &[&str]) -> World {
+        let (hub, google) = TestHub::start_google(engine).await;
+        let acme = hub.seed("acme").await;
+        assert_eq!(
+            hub.consent(&acme.admin_token, "tenant", ROOMS_ACCOUNT)
+                .await,
+            200
+        );
+        let mut rooms = Vec::new();
+        for name in names {
+            let body = serde_json::json!({"name": name, "kind": "ROOM", "capacity": 6, "calendar": {"mode": "CREATE"}});
+            let created = hub
+                .call(
+                    Method::POST,
+                    "/api/v1/resources",
+                    Some(&acme.admin_token),
+                    Some(body),
+                )
+                .await;
+            assert_eq!(created.status(), 201);
+            let room: Value = created.json().await.expect("json");
+            rooms.push(room["id"].as_str().expect("id").to_string());
+        }
+        World {
+            hub,
+            google,
+            acme,
+            rooms,
+        }
+    }
+
+    /// The Google calendar of a room.
+    pub async fn calendar_of(&self, room_id: &str) -> String {
+        hub::resources::get(self.hub.db(), &self.acme.tenant_id, room_id)
+            .await
+            .expect("room")
+            .calendar_id
+    }
+
+    /// Books through the API and returns the response.
+    pub async fn book(&self, token: &str, body: Value) -> Response {
+        self.hub
+            .call(
+                Method::POST,
+                "/api/v1/calendar/events",
+                Some(token),
+                Some(body),
+            )
+            .await
+    }
+}
+
+/// A booking body for a room on a far-future date (`day` is `YYYY-MM-DD`, times `HH:MM` UTC).
+pub fn booking(room: &str, title: &str, day: &str, from: &str, to: &str) -> Value {
+    serde_json::json!({
+        "title": title,
+        "start": format!("{day}T{from}:00Z"),
+        "end": format!("{day}T{to}:00Z"),
+        "time_zone": "UTC",
+        "resource_id": room,
+        "participants": [{"email": "ana@example.com", "name": "Ana", "phone": "+4915112345678"}],
+    })
+}
