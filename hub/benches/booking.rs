@@ -1,0 +1,218 @@
+//! Booking benchmark (issue: meetings): 1,000 bookings through the API against the Google
+//! emulator, on SQLite and (when `CORBI_TEST_POSTGRES_URL` is set) PostgreSQL. Prints latency
+//! percentiles and throughput beside the emulator's bare `events.insert` round trip measured in
+//! the same run (the floor), and the Google requests per booking.
+//!
+//! Run: `cargo bench -p hub --bench booking` (`BOOKINGS=N` changes the count).
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use emulators::google::{GoogleConfig as EmulatedGoogle, GoogleEmulator};
+use hub::{
+    Hub,
+    auth::{Role, store},
+    config::{Config, JobsConfig, Secret},
+    connections::seal,
+    jobs::Registry,
+};
+use reqwest::Client;
+use serde_json::{Value, json};
+use sqlx::Connection;
+
+const ROOMS: usize = 20;
+const ACCOUNT: &str = "rooms@bench.example";
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let bookings: usize = std::env::var("BOOKINGS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
+    println!("booking benchmark: {bookings} bookings, {ROOMS} rooms, sequential client\n");
+    println!("| engine | what | p50 ms | p99 ms | per second | Google requests per booking |");
+    println!("|---|---|---|---|---|---|");
+    let dir = tempfile::tempdir()?;
+    run(
+        "sqlite",
+        &format!("sqlite://{}", dir.path().join("bench.db").display()),
+        bookings,
+    )
+    .await?;
+    match std::env::var("CORBI_TEST_POSTGRES_URL") {
+        Ok(admin) => {
+            let url = fresh_postgres(&admin).await?;
+            run("postgres", &url, bookings).await?;
+        }
+        Err(_) => println!("| postgres | skipped: set CORBI_TEST_POSTGRES_URL | | | | |"),
+    }
+    Ok(())
+}
+
+async fn fresh_postgres(admin_url: &str) -> anyhow::Result<String> {
+    let name = format!("corbi_bench_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = sqlx::PgConnection::connect(admin_url).await?;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut admin)
+        .await?;
+    let mut url = url::Url::parse(admin_url)?;
+    url.set_path(&format!("/{name}"));
+    Ok(url.to_string())
+}
+
+async fn run(engine: &str, database_url: &str, bookings: usize) -> anyhow::Result<()> {
+    let google = GoogleEmulator::start(EmulatedGoogle {
+        allow_http_loopback: true,
+        ..EmulatedGoogle::default()
+    })
+    .await?;
+    google.register_oauth_client("bench", "bench-secret");
+    google.add_account(ACCOUNT);
+    let mut config = Config {
+        database_url: Secret::new(database_url),
+        bind: "127.0.0.1:0".parse()?,
+        jobs: JobsConfig {
+            poll_ms: 200,
+            ..JobsConfig::default()
+        },
+        ..Config::default()
+    };
+    let base = google.base_url();
+    config.google.client_id = "bench".into();
+    config.google.client_secret = Secret::new("bench-secret");
+    config.google.auth_url = format!("{base}/o/oauth2/auth");
+    config.google.token_url = format!("{base}/token");
+    config.google.api_base_url = base.clone();
+    config.google.requests_per_second = 100_000;
+    config.encryption.keys = Secret::new(seal::generate_key("bench"));
+    let hub = Hub::start(config, Registry::new()).await?;
+    let (token, rooms) = setup(&hub).await?;
+    let client = Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+
+    let floor_token =
+        google.issue_access_token(ACCOUNT, &["https://www.googleapis.com/auth/calendar"]);
+    let floor_calendar = google.create_calendar(ACCOUNT, "floor");
+    let floor = time_each(bookings, |i| {
+        let request = client
+            .post(format!("{base}/calendar/v3/calendars/{floor_calendar}/events"))
+            .bearer_auth(&floor_token)
+            .json(&json!({"summary": format!("floor {i}"), "start": {"dateTime": slot(i).0}, "end": {"dateTime": slot(i).1}}));
+        async move { request.send().await.map(|r| r.status().is_success()).unwrap_or(false) }
+    })
+    .await;
+    report(engine, "emulator events.insert (floor)", &floor, None);
+
+    let before = google.requests().len();
+    let booked = time_each(bookings, |i| {
+        let (start, end) = slot(i / ROOMS);
+        let body = json!({"title": format!("Bench {i}"), "start": start, "end": end, "time_zone": "UTC", "resource_id": rooms[i % ROOMS]});
+        let request = client.post(format!("{}/api/v1/calendar/events", hub.base_url())).bearer_auth(&token).json(&body);
+        async move { request.send().await.map(|r| r.status().as_u16() == 201).unwrap_or(false) }
+    })
+    .await;
+    let google_calls = google.requests().len() - before;
+    report(
+        engine,
+        "book through the API",
+        &booked,
+        Some(google_calls as f64 / bookings as f64),
+    );
+    println!(
+        "| {engine} | ratio API p50 / floor p50 | {:.1}x | {:.1}x | | |",
+        percentile(&booked.latencies, 0.5) / percentile(&floor.latencies, 0.5),
+        percentile(&booked.latencies, 0.99) / percentile(&floor.latencies, 0.99)
+    );
+    hub.stop().await;
+    Ok(())
+}
+
+/// A one-hour slot on a distinct weekday morning far in the future, for index `i`.
+fn slot(i: usize) -> (String, String) {
+    let day = chrono::NaiveDate::from_ymd_opt(2031, 1, 6)
+        .map(|d| d + chrono::Duration::days((i / 8) as i64))
+        .unwrap_or_default();
+    let hour = 8 + (i % 8);
+    (
+        format!("{day}T{hour:02}:00:00Z"),
+        format!("{day}T{hour:02}:59:00Z"),
+    )
+}
+
+async fn setup(hub: &Hub) -> anyhow::Result<(String, Vec<String>)> {
+    let db = &hub.state.db;
+    let tenant = store::create_tenant(db, "bench", "Bench").await?;
+    let admin = store::create_user(db, &tenant.id, "admin@bench.example", Role::Admin).await?;
+    let token = store::issue_personal_token(db, &admin, "bench")
+        .await?
+        .token;
+    let client = Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    let status = hub::demo::consent(&client, hub.base_url(), &token, "tenant", ACCOUNT).await?;
+    anyhow::ensure!(status.is_success(), "consent failed: {status}");
+    let mut rooms = Vec::new();
+    for n in 0..ROOMS {
+        let room: Value = client
+            .post(format!("{}/api/v1/resources", hub.base_url()))
+            .bearer_auth(&token)
+            .json(&json!({"name": format!("Room {n}"), "kind": "ROOM", "calendar": {"mode": "CREATE"}}))
+            .send()
+            .await?
+            .json()
+            .await?;
+        rooms.push(room["id"].as_str().context("room id")?.to_string());
+    }
+    Ok((token, rooms))
+}
+
+struct Timings {
+    latencies: Vec<f64>,
+    total: Duration,
+    failures: usize,
+}
+
+async fn time_each<F, Fut>(count: usize, mut make: F) -> Timings
+where
+    F: FnMut(usize) -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let mut latencies = Vec::with_capacity(count);
+    let mut failures = 0;
+    let started = Instant::now();
+    for i in 0..count {
+        let one = Instant::now();
+        if !make(i).await {
+            failures += 1;
+        }
+        latencies.push(one.elapsed().as_secs_f64() * 1000.0);
+    }
+    Timings {
+        latencies,
+        total: started.elapsed(),
+        failures,
+    }
+}
+
+fn percentile(values: &[f64], q: f64) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let index = ((sorted.len() as f64 - 1.0) * q).round() as usize;
+    sorted.get(index).copied().unwrap_or(0.0)
+}
+
+fn report(engine: &str, what: &str, timings: &Timings, google_per_booking: Option<f64>) {
+    let rate = timings.latencies.len() as f64 / timings.total.as_secs_f64();
+    let failures = if timings.failures > 0 {
+        format!(" ({} failed)", timings.failures)
+    } else {
+        String::new()
+    };
+    println!(
+        "| {engine} | {what}{failures} | {:.2} | {:.2} | {rate:.0} | {} |",
+        percentile(&timings.latencies, 0.5),
+        percentile(&timings.latencies, 0.99),
+        google_per_booking.map_or(String::new(), |g| format!("{g:.2}"))
+    );
+}
