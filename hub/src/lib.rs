@@ -7,6 +7,7 @@
 //! router and [`Hub::start`] runs a whole hub (HTTP server and job runners), so `main.rs` only
 //! wires and tests start real hubs on port 0.
 
+pub mod attendance;
 pub mod auth;
 pub mod cli;
 pub mod config;
@@ -97,6 +98,7 @@ pub fn app(state: AppState) -> Router {
         .merge(connections::oauth::routes())
         .merge(resources::routes())
         .merge(meetings::routes())
+        .merge(attendance::routes())
         .split_for_parts();
     let openapi = Arc::new(openapi);
     Router::new()
@@ -214,7 +216,7 @@ impl Hub {
         let queue = Queue::new(
             db.clone(),
             config.jobs.clone(),
-            core_jobs(&google).merge(registry),
+            core_jobs(&google, &metrics).merge(registry),
         );
         let state = AppState {
             db,
@@ -264,7 +266,7 @@ impl Hub {
 }
 
 /// The job handlers of the hub's own capabilities.
-fn core_jobs(google: &Google) -> Registry {
+fn core_jobs(google: &Google, metrics: &Arc<Metrics>) -> Registry {
     let mut registry = Registry::new();
     registry.handle(
         meetings::store::RECOVER_KIND,
@@ -272,6 +274,7 @@ fn core_jobs(google: &Google) -> Registry {
             google: google.clone(),
         },
     );
+    attendance::register(&mut registry, google, metrics);
     registry
 }
 

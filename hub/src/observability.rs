@@ -92,6 +92,10 @@ pub struct Metrics {
     pub google_calls: Family<GoogleCallLabels, Counter>,
     /// Google Calendar call latency in seconds, retries included.
     pub google_latency: Family<OperationLabels, Histogram>,
+    /// Meetings marked NO_SHOW by the sweep.
+    pub no_shows: Counter,
+    /// Rooms given back early by auto-release.
+    pub releases: Counter,
 }
 
 impl Default for Metrics {
@@ -118,6 +122,14 @@ impl Metrics {
         let google_latency = Family::<OperationLabels, Histogram>::new_with_constructor(|| {
             Histogram::new([0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0])
         });
+        let no_shows = Counter::default();
+        let releases = Counter::default();
+        registry.register("no_shows", "Meetings marked NO_SHOW", no_shows.clone());
+        registry.register(
+            "auto_releases",
+            "Rooms released after no check-in",
+            releases.clone(),
+        );
         registry.register(
             "http_requests",
             "HTTP requests answered",
@@ -152,6 +164,8 @@ impl Metrics {
             jobs_depth,
             google_calls,
             google_latency,
+            no_shows,
+            releases,
         }
     }
 

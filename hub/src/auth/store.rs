@@ -74,6 +74,13 @@ pub async fn rename_tenant(db: &Db, tenant_id: &str, slug: &str) -> Result<(), A
     Ok(())
 }
 
+/// Every tenant's id: system-wide jobs (sweeps) work tenant by tenant.
+pub async fn tenant_ids(db: &Db) -> Result<Vec<String>, AuthError> {
+    Ok(sqlx::query_scalar("SELECT id FROM tenants ORDER BY id")
+        .fetch_all(db.pool())
+        .await?)
+}
+
 /// Finds a tenant by its slug.
 pub async fn tenant_by_slug(db: &Db, slug: &str) -> Result<Tenant, AuthError> {
     let row = sqlx::query("SELECT id, slug, name FROM tenants WHERE slug = $1")

@@ -108,6 +108,9 @@ pub struct AutoRelease {
     pub after_minutes: u32,
     /// Meetings longer than this many minutes are never released (0 = no limit).
     pub exempt_longer_than_minutes: u32,
+    /// Meetings booked less than this many minutes before their start are never released
+    /// (people who book at the last minute are on their way).
+    pub exempt_booked_within_minutes: u32,
 }
 
 impl Default for AutoRelease {
@@ -116,6 +119,7 @@ impl Default for AutoRelease {
             enabled: false,
             after_minutes: 10,
             exempt_longer_than_minutes: 0,
+            exempt_booked_within_minutes: 0,
         }
     }
 }
