@@ -4,6 +4,7 @@
 mod api;
 mod attendance;
 mod cli;
+mod crash;
 mod demo;
 mod google;
 mod jobs;
