@@ -272,25 +272,7 @@ async fn reserve(
 ) -> Result<(), MeetingError> {
     let mut tx = state.db.begin_write().await?;
     if let Some(resource) = resource {
-        store::lock_resource(
-            &mut tx,
-            state.db.backend(),
-            &meeting.tenant_id,
-            &resource.id,
-        )
-        .await?;
-        let series = store::series(meeting);
-        let (from, to) = store::span(&series)?;
-        let busy = store::busy(
-            &mut tx,
-            &meeting.tenant_id,
-            &resource.id,
-            from,
-            to,
-            Some(&meeting.id),
-        )
-        .await?;
-        let clashes = store::clashes(&series, &busy)?;
+        let (_, clashes) = clashes_under_lock(state, &mut tx, meeting, resource).await?;
         if !clashes.is_empty() {
             tx.rollback().await?;
             return Err(conflict(state, meeting, resource, &clashes, settings).await);
@@ -299,6 +281,30 @@ async fn reserve(
     store::insert_pending(&mut tx, &state.jobs, meeting, key).await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// Takes the resource's lock for the rest of `tx` and finds the local bookings and holds that
+/// clash with any occurrence of `meeting` (other than its own); returns the span checked. The
+/// caller rolls back before building a CONFLICT answer, so the lock is not held meanwhile.
+async fn clashes_under_lock(
+    state: &AppState,
+    tx: &mut crate::db::Tx,
+    meeting: &Meeting,
+    resource: &Resource,
+) -> Result<((DateTime<Utc>, DateTime<Utc>), Vec<Busy>), MeetingError> {
+    store::lock_resource(tx, state.db.backend(), &meeting.tenant_id, &resource.id).await?;
+    let series = store::series(meeting);
+    let (from, to) = store::span(&series)?;
+    let busy = store::busy(
+        tx,
+        &meeting.tenant_id,
+        &resource.id,
+        from,
+        to,
+        Some(&meeting.id),
+    )
+    .await?;
+    Ok(((from, to), store::clashes(&series, &busy)?))
 }
 
 /// Checks Google's free/busy of the resource for bookings made there and not yet synced, then
@@ -882,19 +888,7 @@ async fn hold_slot(
     settings: &TenantSettings,
 ) -> Result<(), MeetingError> {
     let mut tx = state.db.begin_write().await?;
-    store::lock_resource(&mut tx, state.db.backend(), &next.tenant_id, &resource.id).await?;
-    let series = store::series(next);
-    let (from, to) = store::span(&series)?;
-    let busy = store::busy(
-        &mut tx,
-        &next.tenant_id,
-        &resource.id,
-        from,
-        to,
-        Some(&next.id),
-    )
-    .await?;
-    let clashes = store::clashes(&series, &busy)?;
+    let ((from, to), clashes) = clashes_under_lock(state, &mut tx, next, resource).await?;
     if !clashes.is_empty() {
         tx.rollback().await?;
         return Err(conflict(state, next, resource, &clashes, settings).await);
