@@ -14,7 +14,7 @@ use axum::{
     Json,
     extract::{Path, State},
 };
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, Timelike, Utc};
 use serde_json::{Value, json};
 use shared::{ActorType, ChangeType, ErrorCode, MeetingStatus};
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -30,8 +30,9 @@ use crate::{
     meetings::{
         MeetingError,
         model::{Meeting, zulu},
-        service::{change_actor, facts},
+        service::{SlotQuery, busy_time, change_actor, facts},
         store::{self, ChangeActor, Transition},
+        validate::NewMeeting,
     },
     observability::Metrics,
     settings::{self, TenantSettings},
@@ -63,6 +64,9 @@ pub enum AttendanceError {
     /// Only people and room devices check in.
     #[error("only people and devices check in")]
     NotAPerson,
+    /// The room is not free for a walk-up booking; the sentence says why.
+    #[error("room taken: {0}")]
+    RoomTaken(String),
     /// The meeting failed.
     #[error(transparent)]
     Meeting(#[from] MeetingError),
@@ -105,6 +109,7 @@ impl From<AttendanceError> for ApiError {
                 ErrorCode::Forbidden,
                 "Only the people in the meeting or the room's device can check in. An assistant cannot.",
             ),
+            AttendanceError::RoomTaken(sentence) => ApiError::new(ErrorCode::Conflict, sentence),
             AttendanceError::Meeting(meeting) => meeting.into(),
             AttendanceError::Google(google) => google.into(),
             AttendanceError::Auth(auth) => auth.into(),
@@ -212,6 +217,88 @@ pub async fn check_in(
 fn device_may_use(_actor: &Actor, _resource_id: Option<&str>) -> bool {
     false
 }
+
+/// Books the room now at the door: 15, 30 or 60 minutes from `now`, shortened to end when the
+/// next booking starts, through the same policy, conflict and Google path as the API
+/// (created by a HUMAN; the actor is the device). `key` makes a replayed request answer the
+/// same booking.
+pub async fn walk_up(
+    state: &AppState,
+    actor: &Actor,
+    resource_id: &str,
+    title: &str,
+    minutes: u16,
+    key: &str,
+    now: DateTime<Utc>,
+) -> Result<Meeting, AttendanceError> {
+    if ![15, 30, 60].contains(&minutes) {
+        return Err(MeetingError::InvalidSlot(
+            "Walk-up bookings last 15, 30 or 60 minutes.".into(),
+        )
+        .into());
+    }
+    if let Some(first) = crate::meetings::service::replayed(state, actor, Some(key)).await? {
+        return Ok(first);
+    }
+    let resource = crate::resources::ensure_bookable(&state.db, &actor.tenant_id, resource_id)
+        .await
+        .map_err(MeetingError::from)?;
+    let start = now
+        .with_second(0)
+        .and_then(|t| t.with_nanosecond(0))
+        .unwrap_or(now);
+    let wanted_end = start + Duration::minutes(i64::from(minutes));
+    let query = SlotQuery {
+        resource: Some(resource),
+        participants: Vec::new(),
+        from: start,
+        to: wanted_end,
+        duration: Duration::minutes(1),
+        zone: chrono_tz::UTC,
+        limit: 0,
+        except_meeting: None,
+        moving: false,
+    };
+    let busy = busy_time(state, &actor.tenant_id, &query).await?;
+    if busy.iter().any(|b| b.start <= start) {
+        return Err(AttendanceError::RoomTaken(
+            "The room is booked right now, so it cannot be booked at the door.".into(),
+        ));
+    }
+    let end = busy
+        .iter()
+        .map(|b| b.start)
+        .min()
+        .map_or(wanted_end, |next| next.min(wanted_end));
+    if end - start < Duration::minutes(MIN_WALK_UP_MINUTES) {
+        return Err(AttendanceError::RoomTaken(format!(
+            "The room is free for only {} minutes before the next meeting, which is too short to book.",
+            (end - start).num_minutes()
+        )));
+    }
+    let request = NewMeeting {
+        title: if title.trim().is_empty() {
+            "Walk-up booking".into()
+        } else {
+            title.to_string()
+        },
+        description: None,
+        start: start.to_rfc3339(),
+        end: end.to_rfc3339(),
+        time_zone: None,
+        participants: Vec::new(),
+        resource_id: Some(resource_id.to_string()),
+        location: None,
+        meeting_link: None,
+        recurrence: None,
+        metadata: Some(json!({"walk_up": true})),
+    };
+    let (meeting, _) = crate::meetings::service::create(state, actor, request, Some(key)).await?;
+    Ok(meeting)
+}
+
+/// The shortest walk-up booking worth making.
+const MIN_WALK_UP_MINUTES: i64 = 10;
 
 /// What a sweep did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]

@@ -121,7 +121,7 @@ pub async fn create(
 }
 
 /// The meeting an earlier request with the same idempotency key made, once it is confirmed.
-async fn replayed(
+pub async fn replayed(
     state: &AppState,
     actor: &Actor,
     key: Option<&str>,

@@ -192,3 +192,27 @@ on_both_engines! {
         world.hub.stop().await;
     }
 }
+
+on_both_engines! {
+    async fn walk_ups_book_now_up_to_the_next_meeting(engine: Engine) {
+        let world = World::with_rooms(engine, &["Atlas", "Borealis"]).await;
+        let state = &world.hub.hub.state;
+        let person = member(&world).await;
+        let next = at(21);
+        book_at(&world, &world.rooms[0], "Next up", next, 30).await;
+        let now = Utc::now();
+        let walk_in = hub::attendance::walk_up(state, &person, &world.rooms[0], "Quick chat", 30, "door-1", now).await.expect("booked");
+        assert_eq!(walk_in.end, next, "shortened to end when the next meeting starts");
+        assert_eq!(walk_in.created_by_type.as_str(), "HUMAN");
+        let again = hub::attendance::walk_up(state, &person, &world.rooms[0], "Quick chat", 30, "door-1", now).await.expect("replayed");
+        assert_eq!(again.id, walk_in.id, "the same request key answers the same booking");
+        let taken = hub::attendance::walk_up(state, &person, &world.rooms[0], "Another", 15, "door-2", Utc::now()).await;
+        assert!(matches!(taken, Err(hub::attendance::AttendanceError::RoomTaken(_))), "{taken:?}");
+        let odd = hub::attendance::walk_up(state, &person, &world.rooms[1], "Odd", 45, "door-3", Utc::now()).await;
+        assert!(odd.is_err(), "only 15, 30 or 60 minutes");
+        let fine = hub::attendance::walk_up(state, &person, &world.rooms[1], "", 60, "door-4", Utc::now()).await.expect("free room");
+        assert_eq!(fine.title, "Walk-up booking");
+        assert_eq!((fine.end - fine.start).num_minutes(), 60);
+        world.hub.stop().await;
+    }
+}
