@@ -73,6 +73,15 @@ pub struct OperationLabels {
     pub operation: String,
 }
 
+/// Labels of the notification counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct NotifyLabels {
+    /// `email` or `whatsapp`.
+    pub channel: String,
+    /// `sent`, `failed`, `retry`, `unknown` or `skipped`.
+    pub outcome: String,
+}
+
 /// The hub's metrics; one instance per running hub.
 pub struct Metrics {
     registry: Registry,
@@ -92,6 +101,8 @@ pub struct Metrics {
     pub google_calls: Family<GoogleCallLabels, Counter>,
     /// Google Calendar call latency in seconds, retries included.
     pub google_latency: Family<OperationLabels, Histogram>,
+    /// Notices by channel and outcome, one per recipient.
+    pub notifications: Family<NotifyLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -142,8 +153,15 @@ impl Metrics {
             "Google Calendar call latency",
             google_latency.clone(),
         );
+        let notifications = Family::<NotifyLabels, Counter>::default();
+        registry.register(
+            "notifications",
+            "Notices by channel and outcome",
+            notifications.clone(),
+        );
         Metrics {
             registry,
+            notifications,
             http_requests,
             http_latency,
             jobs_succeeded,
