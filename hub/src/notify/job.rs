@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use chrono::Utc;
 
 use super::{
-    Channel, Notifier,
+    Channel, Notifier, NotifyError,
     content::Notice,
     credentials::{self, Credentials},
     log::{self, Batch, Planned, Settled},
@@ -69,19 +69,7 @@ impl JobHandler for NotifyMeeting {
             public_url: self.notifier.public_url().to_string(),
             meeting,
         };
-        let credentials = credentials::load(db, self.notifier.sealer(), &event.tenant_id)
-            .await
-            .map_err(|err| match err {
-                super::NotifyError::Db(db) => Err(JobError::from(db)),
-                other => Ok(format!(
-                    "The tenant's notification credentials cannot be read: {other}."
-                )),
-            });
-        let credentials = match credentials {
-            Ok(found) => Ok(found),
-            Err(Err(job_error)) => return Err(job_error),
-            Err(Ok(problem)) => Err(problem),
-        };
+        let credentials = usable_credentials(db, &self.notifier, &event.tenant_id).await?;
         let mut later = None;
         for (channel, channel_prefs) in channels {
             let batch = Batch {
@@ -106,6 +94,22 @@ impl JobHandler for NotifyMeeting {
             }
         }
         later.map_or(Ok(()), Err)
+    }
+}
+
+/// The tenant's credentials, or — when they cannot be opened (no key, another key, tampered)
+/// — the sentence admins will read on the failed rows. Storage errors retry the job.
+async fn usable_credentials(
+    db: &Db,
+    notifier: &Notifier,
+    tenant_id: &str,
+) -> Result<Result<Credentials, String>, JobError> {
+    match credentials::load(db, notifier.sealer(), tenant_id).await {
+        Ok(found) => Ok(Ok(found)),
+        Err(NotifyError::Db(err)) => Err(err.into()),
+        Err(other) => Ok(Err(format!(
+            "The tenant's notification credentials cannot be read: {other}."
+        ))),
     }
 }
 

@@ -471,6 +471,13 @@ on_both_engines! {
         let member = setup.world.hub.call(Method::PUT, "/api/v1/tenant/notification-credentials",
             Some(&setup.world.acme.member_token), Some(json!({"sendgrid_api_key": "SG.mine"}))).await;
         expect_error(member, 403, "FORBIDDEN").await;
+        let bad_sender = setup.admin(Method::PUT, "/api/v1/tenant/settings",
+            json!({"notifications": {"email": {"sender": "notices at acme"}, "whatsapp": {"sender": "0151 1234567"}}})).await;
+        let body = expect_error(bad_sender, 422, "VALIDATION_FAILED").await;
+        assert_eq!(body["error"]["details"]["fields"].as_array().expect("fields").len(), 2);
+        let settings: Value = setup.world.hub.call(Method::GET, "/api/v1/tenant/settings", Some(&setup.world.acme.admin_token), None)
+            .await.json().await.expect("json");
+        assert_eq!(settings["notifications"]["email"]["sender"], EMAIL_FROM, "the refused change changed nothing");
         let cleared = setup.admin(Method::PUT, "/api/v1/tenant/notification-credentials", json!({"sendgrid_api_key": null})).await;
         let view: Value = cleared.json().await.expect("json");
         assert_eq!(view["sendgrid_api_key_set"], false);
