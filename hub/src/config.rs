@@ -60,6 +60,32 @@ pub struct Config {
     pub encryption: EncryptionConfig,
     /// The Google OAuth client and API endpoints.
     pub google: GoogleConfig,
+    /// The notification vendors' endpoints (SendGrid, Twilio).
+    pub notify: NotifyConfig,
+}
+
+/// Where the notification vendors are reached; the defaults are the vendors' own. Tenants'
+/// credentials are tenant configuration (sealed in the database), not hub configuration.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NotifyConfig {
+    /// `SENDGRID_BASE_URL`: root of SendGrid's v3 API (`/v3/mail/send` is appended).
+    pub sendgrid_base_url: String,
+    /// `TWILIO_BASE_URL`: root of Twilio's REST API (`/2010-04-01/Accounts/…` is appended).
+    pub twilio_base_url: String,
+    /// `NOTIFY_TIMEOUT_MS`: timeout of one request to a vendor. A request that times out after
+    /// it was sent may have been accepted, so it is never resent (see `hub::notify`).
+    pub timeout_ms: u64,
+}
+
+impl Default for NotifyConfig {
+    fn default() -> Self {
+        NotifyConfig {
+            sendgrid_base_url: "https://api.sendgrid.com".into(),
+            twilio_base_url: "https://api.twilio.com".into(),
+            timeout_ms: 10_000,
+        }
+    }
 }
 
 /// Keys for sealing secrets at rest. Several keys may be listed so old data stays readable while
@@ -170,6 +196,7 @@ impl Default for Config {
             jobs: JobsConfig::default(),
             encryption: EncryptionConfig::default(),
             google: GoogleConfig::default(),
+            notify: NotifyConfig::default(),
         }
     }
 }
@@ -229,6 +256,14 @@ requests_per_second = 8
 retry_deadline_ms = 10000
 # [GOOGLE_TIMEOUT_MS] timeout of one HTTP request to Google
 timeout_ms = 15000
+
+[notify]
+# [SENDGRID_BASE_URL] root of SendGrid's API (email notifications)
+sendgrid_base_url = "https://api.sendgrid.com"
+# [TWILIO_BASE_URL] root of Twilio's API (WhatsApp notifications)
+twilio_base_url = "https://api.twilio.com"
+# [NOTIFY_TIMEOUT_MS] timeout of one request to SendGrid or Twilio
+timeout_ms = 10000
 "#;
 
 /// Why the configuration could not be read.
@@ -255,6 +290,9 @@ const NESTED_ENV: &[(&str, &str)] = &[
     ("GOOGLE_REQUESTS_PER_SECOND", "google.requests_per_second"),
     ("GOOGLE_RETRY_DEADLINE_MS", "google.retry_deadline_ms"),
     ("GOOGLE_TIMEOUT_MS", "google.timeout_ms"),
+    ("SENDGRID_BASE_URL", "notify.sendgrid_base_url"),
+    ("TWILIO_BASE_URL", "notify.twilio_base_url"),
+    ("NOTIFY_TIMEOUT_MS", "notify.timeout_ms"),
 ];
 
 /// Top-level keys read from the environment under their upper-case names.
@@ -328,6 +366,15 @@ mod tests {
             parsed.google.retry_deadline_ms,
             defaults.google.retry_deadline_ms
         );
+        assert_eq!(
+            parsed.notify.sendgrid_base_url,
+            defaults.notify.sendgrid_base_url
+        );
+        assert_eq!(
+            parsed.notify.twilio_base_url,
+            defaults.notify.twilio_base_url
+        );
+        assert_eq!(parsed.notify.timeout_ms, defaults.notify.timeout_ms);
     }
 
     #[test]

@@ -41,6 +41,10 @@ const TWILIO_ACCOUNT: (&str, &str) = (
     "demo-twilio-auth-token",
 );
 const SENDGRID_KEY: &str = "SG.demo-sendgrid-key";
+/// The demo's SendGrid dynamic template (any `d-` + 32 hex id; the emulator does not render it).
+const DEMO_EMAIL_TEMPLATE: &str = "d-0c0b1d00000000000000000000000001";
+const DEMO_EMAIL_SENDER: &str = "notifications@demo.corbi.example";
+const DEMO_WHATSAPP_SENDER: &str = "+14155238886";
 const FULL_CALENDAR_SCOPE: &str = "https://www.googleapis.com/auth/calendar";
 
 /// The rooms and devices the demo onboards: name, kind, capacity, whether it carries samples.
@@ -149,6 +153,8 @@ pub async fn start(mut config: Config) -> Result<Demo, DemoError> {
     )
     .await?;
     point_at_emulators(&mut config, &google);
+    config.notify.sendgrid_base_url = sendgrid.base_url();
+    config.notify.twilio_base_url = twilio.base_url();
     let hub = Hub::start(config, Registry::new()).await?;
     let credentials = seed(&hub, &google, &sendgrid, &twilio).await?;
     Ok(Demo {
@@ -213,6 +219,7 @@ async fn seed(
         return Err(DemoError::Step(format!("Google consent answered {status}")));
     }
     let resources = onboard_resources(&client, hub.base_url(), &admin_token, google).await?;
+    turn_on_notifications(&client, hub.base_url(), &admin_token).await?;
     Ok(DemoCredentials {
         base_url: hub.base_url().to_string(),
         tenant: tenant.slug,
@@ -229,6 +236,44 @@ async fn seed(
         sendgrid: json!({"base_url": sendgrid.base_url()}),
         twilio: json!({"base_url": twilio.base_url()}),
     })
+}
+
+/// Email on create, reschedule and cancel, WhatsApp on cancel, through the in-process
+/// emulators (API.md, "Emulators"): the vendor credentials and the preferences, set through
+/// the hub's own API as an admin would.
+async fn turn_on_notifications(
+    client: &Client,
+    base_url: &str,
+    admin_token: &str,
+) -> Result<(), DemoError> {
+    let credentials = json!({
+        "sendgrid_api_key": SENDGRID_KEY,
+        "twilio_account_sid": TWILIO_ACCOUNT.0,
+        "twilio_auth_token": TWILIO_ACCOUNT.1,
+        "twilio_whatsapp_from": DEMO_WHATSAPP_SENDER,
+    });
+    call(
+        client,
+        Method::PUT,
+        &format!("{base_url}/api/v1/tenant/notification-credentials"),
+        admin_token,
+        &credentials,
+    )
+    .await?;
+    let settings = json!({"notifications": {
+        "email": {"enabled": true, "on": ["CREATED", "RESCHEDULED", "CANCELLED"],
+                  "template_id": DEMO_EMAIL_TEMPLATE, "sender": DEMO_EMAIL_SENDER},
+        "whatsapp": {"enabled": true, "on": ["CANCELLED"], "sender": DEMO_WHATSAPP_SENDER},
+    }});
+    call(
+        client,
+        Method::PUT,
+        &format!("{base_url}/api/v1/tenant/settings"),
+        admin_token,
+        &settings,
+    )
+    .await?;
+    Ok(())
 }
 
 /// Renames an earlier demo tenant out of the way and marks its connection for re-consent.

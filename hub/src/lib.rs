@@ -18,6 +18,7 @@ pub mod error;
 pub mod google;
 pub mod jobs;
 pub mod meetings;
+pub mod notify;
 pub mod observability;
 pub mod resources;
 pub mod settings;
@@ -63,6 +64,8 @@ pub struct AppState {
     pub connections: Connections,
     /// The one Google Calendar client.
     pub google: Google,
+    /// Email and WhatsApp notices (vendors, sealing keys).
+    pub notify: notify::Notifier,
 }
 
 /// The OpenAPI document's header; paths are collected from the handlers.
@@ -99,6 +102,7 @@ pub fn app(state: AppState) -> Router {
         .merge(resources::routes())
         .merge(meetings::routes())
         .merge(attendance::routes())
+        .merge(notify::routes())
         .split_for_parts();
     let openapi = Arc::new(openapi);
     Router::new()
@@ -213,10 +217,11 @@ impl Hub {
         let public_url: Arc<str> = config.public_base_url(addr).into();
         let metrics = Arc::new(Metrics::new());
         let (connections, google) = google_clients(&config, &db, &public_url, metrics.clone())?;
+        let notifier = notify::Notifier::new(&config, public_url.clone(), metrics.clone())?;
         let queue = Queue::new(
             db.clone(),
             config.jobs.clone(),
-            core_jobs(&google, &metrics).merge(registry),
+            core_jobs(&google, &metrics, &notifier).merge(registry),
         );
         let state = AppState {
             db,
@@ -226,6 +231,7 @@ impl Hub {
             public_url,
             connections,
             google,
+            notify: notifier,
         };
         let shutdown = CancellationToken::new();
         let mut tasks = jobs::runner::spawn(queue, state.metrics.clone(), shutdown.clone());
@@ -266,7 +272,7 @@ impl Hub {
 }
 
 /// The job handlers of the hub's own capabilities.
-fn core_jobs(google: &Google, metrics: &Arc<Metrics>) -> Registry {
+fn core_jobs(google: &Google, metrics: &Arc<Metrics>, notifier: &notify::Notifier) -> Registry {
     let mut registry = Registry::new();
     registry.handle(
         meetings::store::RECOVER_KIND,
@@ -275,6 +281,7 @@ fn core_jobs(google: &Google, metrics: &Arc<Metrics>) -> Registry {
         },
     );
     attendance::register(&mut registry, google, metrics);
+    notify::register(&mut registry, notifier.clone());
     registry
 }
 

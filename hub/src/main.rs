@@ -177,8 +177,11 @@ async fn rotate_keys(config: Config) -> anyhow::Result<()> {
     let metrics = std::sync::Arc::new(hub::observability::Metrics::new());
     let (connections, _) = hub::google_clients(&config, &db, &public_url, metrics)?;
     let moved = connections.reseal_all().await?;
+    let sealer = hub::connections::seal::Sealer::from_config(&config.encryption)?;
+    let credentials = hub::notify::credentials::reseal_all(&db, &sealer).await?;
     db.close().await;
     println!("re-sealed {moved} connection(s) under the active key");
+    println!("re-sealed {credentials} tenant notification credential set(s) under the active key");
     Ok(())
 }
 

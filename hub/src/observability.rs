@@ -73,6 +73,15 @@ pub struct OperationLabels {
     pub operation: String,
 }
 
+/// Labels of the notification counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct NotifyLabels {
+    /// `email` or `whatsapp`.
+    pub channel: String,
+    /// `sent`, `failed`, `retry`, `unknown` or `skipped`.
+    pub outcome: String,
+}
+
 /// The hub's metrics; one instance per running hub.
 pub struct Metrics {
     registry: Registry,
@@ -96,6 +105,8 @@ pub struct Metrics {
     pub no_shows: Counter,
     /// Rooms given back early by auto-release.
     pub releases: Counter,
+    /// Notices by channel and outcome, one per recipient.
+    pub notifications: Family<NotifyLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -154,8 +165,15 @@ impl Metrics {
             "Google Calendar call latency",
             google_latency.clone(),
         );
+        let notifications = Family::<NotifyLabels, Counter>::default();
+        registry.register(
+            "notifications",
+            "Notices by channel and outcome",
+            notifications.clone(),
+        );
         Metrics {
             registry,
+            notifications,
             http_requests,
             http_latency,
             jobs_succeeded,

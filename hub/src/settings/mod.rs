@@ -218,6 +218,42 @@ impl TenantSettings {
                     "use CREATED, UPDATED, RESCHEDULED or CANCELLED",
                 ));
             }
+            if channel
+                .template_id
+                .as_ref()
+                .is_some_and(|t| t.trim().is_empty())
+            {
+                problems.push(FieldError::new(
+                    format!("notifications.{name}.template_id"),
+                    "give a template id or null",
+                ));
+            }
+        }
+        if self
+            .notifications
+            .email
+            .sender
+            .as_deref()
+            .is_some_and(|s| crate::auth::store::normalize_email(s).is_err())
+        {
+            problems.push(FieldError::new(
+                "notifications.email.sender",
+                "give the sender as an email address",
+            ));
+        }
+        if self
+            .notifications
+            .whatsapp
+            .sender
+            .as_deref()
+            .is_some_and(|s| {
+                !crate::meetings::validate::is_e164(s.strip_prefix("whatsapp:").unwrap_or(s))
+            })
+        {
+            problems.push(FieldError::new(
+                "notifications.whatsapp.sender",
+                "give the sender as an E.164 number such as +14155238886",
+            ));
         }
         problems
     }
@@ -349,6 +385,27 @@ mod tests {
         };
         let fields: Vec<String> = settings.problems().into_iter().map(|p| p.field).collect();
         assert_eq!(fields, ["time_zone", "working_hours.end"]);
+    }
+
+    #[test]
+    fn notification_senders_must_be_addresses() {
+        let mut settings = TenantSettings::default();
+        settings.notifications.email.sender = Some("notices at acme".into());
+        settings.notifications.whatsapp.sender = Some("whatsapp:0151".into());
+        settings.notifications.whatsapp.template_id = Some(" ".into());
+        let fields: Vec<String> = settings.problems().into_iter().map(|p| p.field).collect();
+        assert_eq!(
+            fields,
+            [
+                "notifications.whatsapp.template_id",
+                "notifications.email.sender",
+                "notifications.whatsapp.sender"
+            ]
+        );
+        settings.notifications.email.sender = Some("notices@acme.example".into());
+        settings.notifications.whatsapp.sender = Some("whatsapp:+14155238886".into());
+        settings.notifications.whatsapp.template_id = None;
+        assert!(settings.problems().is_empty());
     }
 
     #[test]

@@ -127,5 +127,55 @@ async fn the_demo_binary_writes_credentials_that_work() {
         );
         assert_eq!(client.get(url).send().await.expect("sent").status(), 200);
     }
+
+    // Notifications are on: booking and cancelling show up at the emulators.
+    let member = credentials["member_token"].as_str().expect("token");
+    let booked: Value = client
+        .post(format!("{base}/api/v1/calendar/events"))
+        .bearer_auth(member)
+        .json(
+            &serde_json::json!({"title": "Demo notice", "start": "2030-01-08T10:00:00Z",
+            "end": "2030-01-08T11:00:00Z", "time_zone": "Europe/Berlin", "resource_id": room["id"],
+            "participants": [{"email": "guest@example.com", "phone": "+4915112345678"}]}),
+        )
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
+    let id = booked["id"].as_str().expect("booked");
+    let cancelled = client
+        .post(format!("{base}/api/v1/calendar/events/{id}/cancel"))
+        .bearer_auth(member)
+        .json(&serde_json::json!({"reason": "demo"}))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(cancelled.status(), 200);
+    let received = |vendor: &'static str| {
+        let url = format!(
+            "{}/_emulator/messages",
+            credentials[vendor]["base_url"].as_str().expect("base")
+        );
+        let client = client.clone();
+        async move {
+            let body: Value = client
+                .get(url)
+                .send()
+                .await
+                .expect("sent")
+                .json()
+                .await
+                .expect("json");
+            body["items"].as_array().map_or(0, Vec::len)
+        }
+    };
+    eventually(
+        Duration::from_secs(30),
+        "the demo's notices reach the emulators",
+        || async { received("sendgrid").await == 2 && received("twilio").await == 1 },
+    )
+    .await;
     child.kill().await.expect("demo stops");
 }

@@ -9,5 +9,6 @@ mod demo;
 mod google;
 mod jobs;
 mod meetings;
+mod notify;
 mod observability;
 mod support;

@@ -1,0 +1,395 @@
+//! The `notify.meeting` job: one outbox event of a meeting in, the notices of each channel that
+//! announces its change type out — each recipient at most once (see the module docs).
+
+use async_trait::async_trait;
+use chrono::Utc;
+
+use super::{
+    Channel, Notifier, NotifyError,
+    content::Notice,
+    credentials::{self, Credentials},
+    log::{self, Batch, Planned, Settled},
+    sendgrid, twilio,
+};
+use crate::{
+    db::{Db, new_id},
+    jobs::{ClaimedJob, JobContext, JobError, JobHandler, outbox::Delivery},
+    meetings::{MeetingError, model::Meeting, store},
+    resources,
+    settings::{self, ChannelPreferences},
+};
+
+/// The change types a channel may announce.
+const ANNOUNCED: [&str; 4] = ["CREATED", "UPDATED", "RESCHEDULED", "CANCELLED"];
+
+/// The handler of [`super::MEETING_KIND`].
+pub struct NotifyMeeting {
+    /// Vendors, keys, links, metrics.
+    pub notifier: Notifier,
+}
+
+#[async_trait]
+impl JobHandler for NotifyMeeting {
+    async fn run(&self, ctx: &JobContext, job: &ClaimedJob) -> Result<(), JobError> {
+        let delivery: Delivery = serde_json::from_value(job.payload.clone())
+            .map_err(|e| JobError::Permanent(format!("unreadable meeting event: {e}")))?;
+        let event = &delivery.event;
+        let field = |name: &str| event.payload[name].as_str().unwrap_or_default().to_string();
+        let (meeting_id, change_id, change_type) = (
+            field("meeting_id"),
+            field("change_id"),
+            field("change_type"),
+        );
+        if !ANNOUNCED.contains(&change_type.as_str()) || change_id.is_empty() {
+            return Ok(());
+        }
+        let db = ctx.db();
+        let settings = settings::load(db, &event.tenant_id).await?;
+        let prefs = &settings.notifications;
+        let channels: Vec<(Channel, &ChannelPreferences)> = [
+            (Channel::Email, &prefs.email),
+            (Channel::WhatsApp, &prefs.whatsapp),
+        ]
+        .into_iter()
+        .filter(|(_, p)| p.enabled && p.on.contains(&change_type))
+        .collect();
+        if channels.is_empty() {
+            return Ok(());
+        }
+        let Some(meeting) = store::get_any(db, &event.tenant_id, &meeting_id)
+            .await
+            .map_err(retry)?
+        else {
+            tracing::info!(%meeting_id, "meeting gone; nothing to announce");
+            return Ok(());
+        };
+        let notice = Notice {
+            resource_name: resource_name(db, &meeting).await?,
+            change_type: change_type.clone(),
+            public_url: self.notifier.public_url().to_string(),
+            meeting,
+        };
+        let credentials = usable_credentials(db, &self.notifier, &event.tenant_id).await?;
+        let mut later = None;
+        for (channel, channel_prefs) in channels {
+            let batch = Batch {
+                tenant_id: event.tenant_id.clone(),
+                meeting_id: meeting_id.clone(),
+                change_id: change_id.clone(),
+                change_type: change_type.clone(),
+                channel,
+            };
+            let sent = match channel {
+                Channel::Email => {
+                    self.email(db, &batch, &notice, channel_prefs, credentials.as_ref())
+                        .await
+                }
+                Channel::WhatsApp => {
+                    self.whatsapp(db, &batch, &notice, channel_prefs, credentials.as_ref())
+                        .await
+                }
+            };
+            if let Err(err) = sent {
+                later = Some(err);
+            }
+        }
+        later.map_or(Ok(()), Err)
+    }
+}
+
+/// The tenant's credentials, or — when they cannot be opened (no key, another key, tampered)
+/// — the sentence admins will read on the failed rows. Storage errors retry the job.
+async fn usable_credentials(
+    db: &Db,
+    notifier: &Notifier,
+    tenant_id: &str,
+) -> Result<Result<Credentials, String>, JobError> {
+    match credentials::load(db, notifier.sealer(), tenant_id).await {
+        Ok(found) => Ok(Ok(found)),
+        Err(NotifyError::Db(err)) => Err(err.into()),
+        Err(other) => Ok(Err(format!(
+            "The tenant's notification credentials cannot be read: {other}."
+        ))),
+    }
+}
+
+fn retry(err: MeetingError) -> JobError {
+    JobError::Retry(err.to_string())
+}
+
+async fn resource_name(db: &Db, meeting: &Meeting) -> Result<Option<String>, JobError> {
+    let Some(resource_id) = &meeting.resource_id else {
+        return Ok(None);
+    };
+    match resources::get(db, &meeting.tenant_id, resource_id).await {
+        Ok(resource) => Ok(Some(resource.name)),
+        Err(resources::ResourceError::NotFound) => Ok(None),
+        Err(other) => Err(JobError::Retry(other.to_string())),
+    }
+}
+
+/// The SendGrid account of a tenant, or why email cannot be sent.
+fn email_account<'a>(
+    prefs: &'a ChannelPreferences,
+    credentials: Result<&'a Credentials, &String>,
+) -> Result<sendgrid::Account<'a>, String> {
+    let credentials = credentials.map_err(Clone::clone)?;
+    let api_key = credentials
+        .sendgrid_api_key
+        .as_deref()
+        .ok_or("No SendGrid API key is set for this tenant.")?;
+    let template_id = prefs
+        .template_id
+        .as_deref()
+        .filter(|t| !t.is_empty())
+        .ok_or("No email template id is set in the notification settings.")?;
+    let from = prefs
+        .sender
+        .as_deref()
+        .filter(|s| s.contains('@'))
+        .ok_or("No email sender address is set in the notification settings.")?;
+    Ok(sendgrid::Account {
+        api_key,
+        template_id,
+        from,
+    })
+}
+
+/// The Twilio account of a tenant, or why WhatsApp cannot be sent. The sender of the
+/// settings wins over the one stored with the credentials.
+fn whatsapp_account<'a>(
+    prefs: &'a ChannelPreferences,
+    credentials: Result<&'a Credentials, &String>,
+) -> Result<twilio::Account<'a>, String> {
+    let credentials = credentials.map_err(Clone::clone)?;
+    let (Some(account_sid), Some(auth_token)) = (
+        credentials.twilio_account_sid.as_deref(),
+        credentials.twilio_auth_token.as_deref(),
+    ) else {
+        return Err("No Twilio account SID and auth token are set for this tenant.".into());
+    };
+    let from = prefs
+        .sender
+        .as_deref()
+        .map(|s| s.strip_prefix("whatsapp:").unwrap_or(s))
+        .or(credentials.twilio_whatsapp_from.as_deref())
+        .filter(|s| crate::meetings::validate::is_e164(s))
+        .ok_or("No WhatsApp sender number (E.164) is set for this tenant.")?;
+    Ok(twilio::Account {
+        account_sid,
+        auth_token,
+        from,
+    })
+}
+
+impl NotifyMeeting {
+    /// Records the batch's recipients, expires abandoned attempts and, when the channel cannot
+    /// be used, fails what is pending. Answers whether sending may go on.
+    async fn prepare(
+        &self,
+        db: &Db,
+        batch: &Batch,
+        planned: &[Planned],
+        unusable: Option<&str>,
+    ) -> Result<bool, JobError> {
+        let new_skips = log::record(db, batch, planned).await?;
+        for skipped in &new_skips {
+            tracing::info!(
+                meeting_id = %batch.meeting_id,
+                channel = batch.channel.as_str(),
+                reason = skipped.skipped.as_deref().unwrap_or_default(),
+                "recipient skipped"
+            );
+        }
+        self.notifier
+            .count(batch.channel, "skipped", new_skips.len() as u64);
+        let stale_before = Utc::now()
+            - chrono::Duration::from_std(self.notifier.stale_after()).unwrap_or_default();
+        let abandoned = log::expire_stale(db, batch, stale_before).await?;
+        if abandoned > 0 {
+            tracing::warn!(meeting_id = %batch.meeting_id, channel = batch.channel.as_str(), abandoned,
+                "an interrupted attempt may have reached the vendor; not resending");
+        }
+        self.notifier.count(batch.channel, "unknown", abandoned);
+        if let Some(problem) = unusable {
+            let failed = log::fail_pending(db, batch, problem).await?;
+            if failed > 0 {
+                tracing::warn!(meeting_id = %batch.meeting_id, channel = batch.channel.as_str(), problem,
+                    "notifications cannot be sent");
+            }
+            self.notifier.count(batch.channel, "failed", failed);
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    /// After this job's attempts: rows another attempt is still sending are waited for (the
+    /// job comes back later, when they are settled or stale).
+    async fn finish(&self, db: &Db, batch: &Batch, later: Option<String>) -> Result<(), JobError> {
+        if let Some(reason) = later {
+            return Err(JobError::Retry(reason));
+        }
+        if log::in_flight(db, batch).await? > 0 {
+            return Err(JobError::Retry(
+                "another attempt is sending these notices; checking again later".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    fn account_settled(&self, batch: &Batch, rows: u64, settled: &Settled) -> Option<String> {
+        let channel = batch.channel.as_str();
+        match settled {
+            Settled::Sent { vendor_id } => {
+                tracing::info!(meeting_id = %batch.meeting_id, channel, rows, vendor_id = ?vendor_id, "notice sent");
+                self.notifier.count(batch.channel, "sent", rows);
+                None
+            }
+            Settled::Failed(error) => {
+                tracing::warn!(meeting_id = %batch.meeting_id, channel, rows, error = %error, "notice refused by the vendor");
+                self.notifier.count(batch.channel, "failed", rows);
+                None
+            }
+            Settled::Unknown(error) => {
+                tracing::warn!(meeting_id = %batch.meeting_id, channel, rows, error = %error, "notice outcome unknown; not resending");
+                self.notifier.count(batch.channel, "unknown", rows);
+                None
+            }
+            Settled::Retry(error) => {
+                tracing::info!(meeting_id = %batch.meeting_id, channel, rows, error = %error, "vendor unavailable; retrying later");
+                self.notifier.count(batch.channel, "retry", rows);
+                Some(error.clone())
+            }
+        }
+    }
+
+    async fn email(
+        &self,
+        db: &Db,
+        batch: &Batch,
+        notice: &Notice,
+        prefs: &ChannelPreferences,
+        credentials: Result<&Credentials, &String>,
+    ) -> Result<(), JobError> {
+        let planned: Vec<Planned> = notice
+            .meeting
+            .participants
+            .iter()
+            .map(|p| Planned {
+                recipient: p.email.clone(),
+                skipped: None,
+            })
+            .collect();
+        let account = email_account(prefs, credentials);
+        if !self
+            .prepare(
+                db,
+                batch,
+                &planned,
+                account.as_ref().err().map(String::as_str),
+            )
+            .await?
+        {
+            return Ok(());
+        }
+        let Ok(account) = account else {
+            return Ok(());
+        };
+        let claim = new_id();
+        let claimed = log::claim(db, batch, &claim, None).await?;
+        if claimed.is_empty() {
+            return self.finish(db, batch, None).await;
+        }
+        let recipients: Vec<sendgrid::Recipient> = claimed
+            .iter()
+            .map(|row| {
+                let name = notice
+                    .meeting
+                    .participants
+                    .iter()
+                    .find(|p| p.email == row.recipient)
+                    .and_then(|p| p.name.clone());
+                (row.recipient.clone(), name)
+            })
+            .collect();
+        let body = sendgrid::body(notice, &account, &recipients);
+        let settled = sendgrid::send(
+            &self.notifier.inner.http,
+            &self.notifier.inner.config.sendgrid_base_url,
+            &account,
+            &body,
+        )
+        .await;
+        let ids: Vec<String> = claimed.iter().map(|row| row.id.clone()).collect();
+        log::settle(db, &claim, &ids, &settled).await?;
+        let later = self.account_settled(batch, ids.len() as u64, &settled);
+        self.finish(db, batch, later).await
+    }
+
+    async fn whatsapp(
+        &self,
+        db: &Db,
+        batch: &Batch,
+        notice: &Notice,
+        prefs: &ChannelPreferences,
+        credentials: Result<&Credentials, &String>,
+    ) -> Result<(), JobError> {
+        let planned: Vec<Planned> = notice
+            .meeting
+            .participants
+            .iter()
+            .map(|p| match &p.phone {
+                Some(phone) => Planned {
+                    recipient: phone.clone(),
+                    skipped: None,
+                },
+                None => Planned {
+                    recipient: p.email.clone(),
+                    skipped: Some("The participant has no phone number.".into()),
+                },
+            })
+            .collect();
+        let account = whatsapp_account(prefs, credentials);
+        if !self
+            .prepare(
+                db,
+                batch,
+                &planned,
+                account.as_ref().err().map(String::as_str),
+            )
+            .await?
+        {
+            return Ok(());
+        }
+        let Ok(account) = account else {
+            return Ok(());
+        };
+        let text = notice.whatsapp_body();
+        let mut later = None;
+        for plan in planned.iter().filter(|p| p.skipped.is_none()) {
+            let claim = new_id();
+            let Some(row) = log::claim(db, batch, &claim, Some(&plan.recipient))
+                .await?
+                .pop()
+            else {
+                continue;
+            };
+            let callback = self.notifier.status_callback_url(&row.id);
+            let message = twilio::Message {
+                to: &row.recipient,
+                body: &text,
+                status_callback: &callback,
+            };
+            let settled = twilio::send(
+                &self.notifier.inner.http,
+                &self.notifier.inner.config.twilio_base_url,
+                &account,
+                &message,
+            )
+            .await;
+            log::settle(db, &claim, std::slice::from_ref(&row.id), &settled).await?;
+            later = self.account_settled(batch, 1, &settled).or(later);
+        }
+        self.finish(db, batch, later).await
+    }
+}
