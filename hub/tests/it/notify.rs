@@ -531,3 +531,28 @@ on_both_engines! {
         assert_no_secrets_logged();
     }
 }
+
+on_both_engines! {
+    async fn updates_are_announced_only_when_the_tenant_lists_them(engine: Engine) {
+        let setup = Setup::start(engine).await;
+        let id = setup.book("Retitled").await;
+        setup.jobs_settled(1).await;
+        let path = format!("/api/v1/calendar/events/{id}");
+        let token = setup.world.acme.member_token.clone();
+        let renamed = setup.world.hub.call(Method::PATCH, &path, Some(&token), Some(json!({"title": "Retitled (v2)"}))).await;
+        assert_eq!(renamed.status(), 200);
+        setup.jobs_settled(2).await;
+        assert_eq!(setup.sendgrid.messages().len(), 1, "UPDATED is not listed");
+        let listed = setup.admin(Method::PUT, "/api/v1/tenant/settings",
+            json!({"notifications": {"email": {"on": ["CREATED", "UPDATED"]}}})).await;
+        assert_eq!(listed.status(), 200);
+        let renamed = setup.world.hub.call(Method::PATCH, &path, Some(&token), Some(json!({"title": "Retitled (v3)"}))).await;
+        assert_eq!(renamed.status(), 200);
+        setup.jobs_settled(3).await;
+        let mails = setup.sendgrid.accepted();
+        assert_eq!(mails.len(), 2);
+        let data = &mails[1].request["personalizations"][0]["dynamic_template_data"];
+        assert_eq!(data["change_type"], "UPDATED");
+        assert_eq!(data["title"], "Retitled (v3)");
+    }
+}
