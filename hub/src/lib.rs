@@ -13,6 +13,7 @@ pub mod config;
 pub mod connections;
 pub mod db;
 pub mod demo;
+pub mod edge;
 pub mod error;
 pub mod google;
 pub mod jobs;
@@ -40,6 +41,7 @@ use crate::{
     config::Config,
     connections::{Connections, oauth::OAuthClient, seal::Sealer},
     db::{Db, DbError},
+    edge::{Edge, EdgeError},
     google::Google,
     jobs::{Queue, Registry},
     observability::Metrics,
@@ -62,6 +64,8 @@ pub struct AppState {
     pub connections: Connections,
     /// The one Google Calendar client.
     pub google: Google,
+    /// The MQTT side: broker, schedule publishing, device messages.
+    pub edge: Edge,
 }
 
 /// The OpenAPI document's header; paths are collected from the handlers.
@@ -97,6 +101,7 @@ pub fn app(state: AppState) -> Router {
         .merge(connections::oauth::routes())
         .merge(resources::routes())
         .merge(meetings::routes())
+        .merge(edge::routes())
         .split_for_parts();
     let openapi = Arc::new(openapi);
     Router::new()
@@ -173,6 +178,9 @@ pub enum StartError {
     /// The configuration is unusable.
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// The MQTT broker could not start.
+    #[error(transparent)]
+    Edge(#[from] EdgeError),
     /// The address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -211,10 +219,12 @@ impl Hub {
         let public_url: Arc<str> = config.public_base_url(addr).into();
         let metrics = Arc::new(Metrics::new());
         let (connections, google) = google_clients(&config, &db, &public_url, metrics.clone())?;
+        let shutdown = CancellationToken::new();
+        let (edge, mqtt) = Edge::start(&config, &db, metrics.clone(), shutdown.clone()).await?;
         let queue = Queue::new(
             db.clone(),
             config.jobs.clone(),
-            core_jobs(&google).merge(registry),
+            core_jobs(&google, &edge).merge(registry),
         );
         let state = AppState {
             db,
@@ -224,9 +234,10 @@ impl Hub {
             public_url,
             connections,
             google,
+            edge: edge.clone(),
         };
-        let shutdown = CancellationToken::new();
         let mut tasks = jobs::runner::spawn(queue, state.metrics.clone(), shutdown.clone());
+        tasks.extend(edge.spawn(state.clone(), mqtt, shutdown.clone()));
         tasks.push(tokio::spawn(serve(
             listener,
             app(state.clone()),
@@ -264,8 +275,9 @@ impl Hub {
 }
 
 /// The job handlers of the hub's own capabilities.
-fn core_jobs(google: &Google) -> Registry {
+fn core_jobs(google: &Google, edge: &Edge) -> Registry {
     let mut registry = Registry::new();
+    edge::publish::register(&mut registry, edge);
     registry.handle(
         meetings::store::RECOVER_KIND,
         meetings::service::RecoverReservation {

@@ -73,6 +73,13 @@ pub struct OperationLabels {
     pub operation: String,
 }
 
+/// Labels of the edge message counters.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct EdgeLabels {
+    /// Message kind (received) or why it was dropped (dropped).
+    pub what: String,
+}
+
 /// The hub's metrics; one instance per running hub.
 pub struct Metrics {
     registry: Registry,
@@ -92,6 +99,12 @@ pub struct Metrics {
     pub google_calls: Family<GoogleCallLabels, Counter>,
     /// Google Calendar call latency in seconds, retries included.
     pub google_latency: Family<OperationLabels, Histogram>,
+    /// Device messages accepted, by message kind.
+    pub edge_received: Family<EdgeLabels, Counter>,
+    /// Device messages dropped, by reason (seal, malformed, replayed, stale, …).
+    pub edge_dropped: Family<EdgeLabels, Counter>,
+    /// Schedule snapshots published.
+    pub edge_snapshots_published: Counter,
 }
 
 impl Default for Metrics {
@@ -142,8 +155,29 @@ impl Metrics {
             "Google Calendar call latency",
             google_latency.clone(),
         );
+        let edge_received = Family::<EdgeLabels, Counter>::default();
+        let edge_dropped = Family::<EdgeLabels, Counter>::default();
+        let edge_snapshots_published = Counter::default();
+        registry.register(
+            "edge_messages_received",
+            "Device messages accepted, by kind",
+            edge_received.clone(),
+        );
+        registry.register(
+            "edge_messages_dropped",
+            "Device messages dropped, by reason",
+            edge_dropped.clone(),
+        );
+        registry.register(
+            "edge_snapshots_published",
+            "Schedule snapshots published",
+            edge_snapshots_published.clone(),
+        );
         Metrics {
             registry,
+            edge_received,
+            edge_dropped,
+            edge_snapshots_published,
             http_requests,
             http_latency,
             jobs_succeeded,

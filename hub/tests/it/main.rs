@@ -4,6 +4,7 @@
 mod api;
 mod cli;
 mod demo;
+mod edge;
 mod google;
 mod jobs;
 mod meetings;

@@ -142,6 +142,7 @@ impl TestHub {
         let mut config = Config {
             database_url: Secret::new(db.url.clone()),
             bind: "127.0.0.1:0".parse().expect("addr"),
+            mqtt_bind: "127.0.0.1:0".parse().expect("addr"),
             jobs: fast_jobs(),
             ..Config::default()
         };
@@ -297,8 +298,20 @@ impl FakeGoogle {
 impl TestHub {
     /// A hub connected to a fresh emulated Google.
     pub async fn start_google(engine: Engine) -> (TestHub, FakeGoogle) {
+        TestHub::start_google_with(engine, |_| {}).await
+    }
+
+    /// A hub connected to a fresh emulated Google, with the configuration adjusted further.
+    pub async fn start_google_with(
+        engine: Engine,
+        adjust: impl FnOnce(&mut Config),
+    ) -> (TestHub, FakeGoogle) {
         let google = FakeGoogle::start().await;
-        let hub = TestHub::start_with(engine, Registry::new(), |c| google.configure(c)).await;
+        let hub = TestHub::start_with(engine, Registry::new(), |c| {
+            google.configure(c);
+            adjust(c);
+        })
+        .await;
         (hub, google)
     }
 
@@ -397,7 +410,16 @@ pub struct World {
 
 impl World {
     pub async fn with_rooms(engine: Engine, names: &[&str]) -> World {
-        let (hub, google) = TestHub::start_google(engine).await;
+        World::with_rooms_and(engine, names, |_| {}).await
+    }
+
+    /// Like [`World::with_rooms`], with the hub's configuration adjusted (e.g. an external broker).
+    pub async fn with_rooms_and(
+        engine: Engine,
+        names: &[&str],
+        adjust: impl FnOnce(&mut Config),
+    ) -> World {
+        let (hub, google) = TestHub::start_google_with(engine, adjust).await;
         let acme = hub.seed("acme").await;
         assert_eq!(
             hub.consent(&acme.admin_token, "tenant", ROOMS_ACCOUNT)
