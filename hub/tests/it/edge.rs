@@ -165,10 +165,13 @@ async fn inbox_keys(world: &World, device: &str) -> Vec<String> {
         .collect()
 }
 
+/// Publishes received: topic and payload.
+type Received = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
+
 /// A raw MQTT client logged in as a device, recording every publish it receives.
 struct RawClient {
     client: AsyncClient,
-    received: Arc<Mutex<Vec<(String, Vec<u8>)>>>,
+    received: Received,
     connected: watch::Receiver<Option<bool>>,
     task: JoinHandle<()>,
 }
@@ -186,7 +189,7 @@ impl RawClient {
             options.set_credentials(user, password);
         }
         let (client, mut eventloop) = AsyncClient::new(options, 100);
-        let received = Arc::new(Mutex::new(Vec::new()));
+        let received: Received = Arc::default();
         let (state, connected) = watch::channel(None);
         let sink = received.clone();
         let task = tokio::spawn(async move {
@@ -414,6 +417,40 @@ async fn each_agent_gets_only_its_own_schedule(engine: Engine, broker: Broker) {
         "versions only grow"
     );
     assert_eq!(titles(&agent_b), ["Borealis review"]);
+
+    let listed: Value = world
+        .hub
+        .call(
+            Method::GET,
+            &format!("/api/v1/calendar/events?resource_id={atlas}"),
+            Some(&world.acme.member_token),
+            None,
+        )
+        .await
+        .json()
+        .await
+        .expect("json");
+    let planning = listed["items"]
+        .as_array()
+        .and_then(|items| items.iter().find(|m| m["title"] == "Atlas planning"))
+        .and_then(|m| m["id"].as_str())
+        .expect("the Atlas booking")
+        .to_string();
+    let moved = world
+        .hub
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/calendar/events/{planning}"),
+            Some(&world.acme.member_token),
+            Some(json!({"resource_id": borealis})),
+        )
+        .await;
+    assert_eq!(moved.status(), 200);
+    eventually(WAIT, "the move to reach both rooms", || async {
+        !titles(&agent_a).contains(&"Atlas planning".to_string())
+            && titles(&agent_b).contains(&"Atlas planning".to_string())
+    })
+    .await;
     agent_a.shutdown().await;
     agent_b.shutdown().await;
 }
@@ -599,6 +636,30 @@ async fn malformed_payloads_are_dropped_and_the_hub_keeps_serving() {
             .await
             .expect("json");
         list["items"][0]["agent_version"] == "9.9.9" && list["items"][0]["last_seen_at"].is_string()
+    })
+    .await;
+    let version = || async {
+        sqlx::query_scalar::<_, i64>("SELECT snapshot_version FROM edge_resources")
+            .fetch_one(world.hub.db().pool())
+            .await
+            .expect("resource state")
+    };
+    let before = version().await;
+    let request = Message::SnapshotRequest(shared::protocol::SnapshotRequest {
+        device_id: device.device_id.clone(),
+        have_version: None,
+    });
+    raw.client
+        .publish(
+            &up,
+            QoS::AtLeastOnce,
+            false,
+            seal(&k, &up, &protocol::encode(&request)),
+        )
+        .await
+        .expect("publish");
+    eventually(WAIT, "a republish on request", || async {
+        version().await > before
     })
     .await;
     let m = metrics(&world).await;
