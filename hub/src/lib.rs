@@ -2,7 +2,8 @@
 //! Google Calendar, serving people, admins, AI voice agents and room devices.
 //!
 //! Layout: one module per capability, each owning its routes, SQL and error type —
-//! [`config`], [`db`], [`auth`], [`settings`], [`jobs`], [`observability`], plus [`error`] (the
+//! [`config`], [`db`], [`auth`], [`settings`], [`jobs`], [`observability`], [`edge`] (MQTT broker,
+//! schedule publishing, device enrollment and messages), plus [`error`] (the
 //! contract's error answer), [`cli`] (administrative commands) and [`demo`]. [`app`] builds the
 //! router and [`Hub::start`] runs a whole hub (HTTP server and job runners), so `main.rs` only
 //! wires and tests start real hubs on port 0.

@@ -281,7 +281,7 @@ impl Handler {
         let topic = topics::down(&device.tenant_id, &device.resource_id, &device.id)
             .map_err(|_| Refuse::Reason("topic"))?;
         let sealed = seal::seal(&device.key, &topic, &protocol::encode(answer));
-        self.state.edge.publish(&topic, sealed, false).await?;
+        self.state.edge.publish(&topic, sealed, false)?;
         Ok(())
     }
 }

@@ -137,16 +137,12 @@ impl Edge {
     }
 
     /// Queues a publish on the hub's connection (QoS 1; delivered once the broker is reachable).
-    pub async fn publish(
-        &self,
-        topic: &str,
-        payload: Vec<u8>,
-        retain: bool,
-    ) -> Result<(), EdgeError> {
+    /// Never waits: when the queue is full (the broker has been away for long) it fails, so a
+    /// publish job retries later instead of holding its transaction open.
+    pub fn publish(&self, topic: &str, payload: Vec<u8>, retain: bool) -> Result<(), EdgeError> {
         self.inner
             .client
-            .publish(topic, QoS::AtLeastOnce, retain, payload)
-            .await
+            .try_publish(topic, QoS::AtLeastOnce, retain, payload)
             .map_err(|e| EdgeError::Broker(e.to_string()))
     }
 

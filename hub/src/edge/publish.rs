@@ -159,7 +159,7 @@ pub async fn publish(
         &topic,
         &protocol::encode(&Message::ScheduleSnapshot(snapshot)),
     );
-    edge.publish(&topic, sealed, true).await?;
+    edge.publish(&topic, sealed, true)?;
     tx.commit().await?;
     edge.metrics().edge_snapshots_published.inc();
     tracing::info!(
