@@ -338,7 +338,14 @@ on_both_engines! {
         assert_eq!(generation, 2, "the resource key was rotated");
         let booked = world.book(&world.acme.member_token, soon(room, "After revocation", 60, 30)).await;
         assert_eq!(booked.status(), 201);
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        let published = version.unwrap_or(0) + 1;
+        eventually(WAIT, "the booking published under the new key", || async {
+            sqlx::query_scalar::<_, i64>("SELECT snapshot_version FROM edge_resources")
+                .fetch_one(world.hub.db().pool())
+                .await
+                .is_ok_and(|v| u64::try_from(v).unwrap_or(0) > published)
+        })
+        .await;
         assert_eq!(agent.snapshot().map(|c| c.snapshot.version), version, "nothing new reaches it");
         assert!(agent.connection_state() != ConnectionState::Online);
         agent.shutdown().await;
