@@ -48,8 +48,15 @@ pub struct Config {
     pub public_url: String,
     /// `MQTT_URL`: an external broker (`mqtt://host:1883`); empty runs the embedded broker.
     pub mqtt_url: String,
-    /// `MQTT_BIND`: address of the embedded broker.
+    /// `MQTT_BIND`: address of the embedded broker; port 0 picks a free port.
     pub mqtt_bind: SocketAddr,
+    /// `MQTT_USERNAME`: the hub's own login on an external broker (empty: anonymous).
+    pub mqtt_username: String,
+    /// `MQTT_PASSWORD`: its password.
+    pub mqtt_password: Secret,
+    /// `MQTT_PUBLIC_URL`: the broker URL handed to devices at enrollment; empty means
+    /// `MQTT_URL`, or `mqtt://{bound address}` of the embedded broker.
+    pub mqtt_public_url: String,
     /// `MAX_BODY_BYTES`: requests with a larger body are refused with 413.
     pub max_body_bytes: usize,
     /// `LOG_FORMAT`: `text` for people, `json` for log shippers.
@@ -62,6 +69,8 @@ pub struct Config {
     pub google: GoogleConfig,
     /// The notification vendors' endpoints (SendGrid, Twilio).
     pub notify: NotifyConfig,
+    /// Edge devices: schedule publishing and device messages.
+    pub edge: EdgeConfig,
 }
 
 /// Where the notification vendors are reached; the defaults are the vendors' own. Tenants'
@@ -84,6 +93,32 @@ impl Default for NotifyConfig {
             sendgrid_base_url: "https://api.sendgrid.com".into(),
             twilio_base_url: "https://api.twilio.com".into(),
             timeout_ms: 10_000,
+        }
+    }
+}
+
+/// How schedules reach the devices and what the hub accepts from them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct EdgeConfig {
+    /// `EDGE_SNAPSHOT_DAYS`: a published schedule holds today plus this many following days.
+    pub snapshot_days: u32,
+    /// `EDGE_ENROLLMENT_TTL_MINUTES`: how long an enrollment code stays usable.
+    pub enrollment_ttl_minutes: u32,
+    /// `EDGE_MAX_MESSAGE_AGE_SECS`: device messages made longer ago than this are dropped, so a
+    /// captured message cannot be replayed later (bounds how long a device may stay offline).
+    pub max_message_age_secs: u64,
+    /// `EDGE_MAX_CLOCK_SKEW_SECS`: how far in the future a device's clock may be.
+    pub max_clock_skew_secs: u64,
+}
+
+impl Default for EdgeConfig {
+    fn default() -> Self {
+        EdgeConfig {
+            snapshot_days: 7,
+            enrollment_ttl_minutes: 60,
+            max_message_age_secs: 24 * 3600,
+            max_clock_skew_secs: 300,
         }
     }
 }
@@ -191,12 +226,16 @@ impl Default for Config {
             public_url: String::new(),
             mqtt_url: String::new(),
             mqtt_bind: SocketAddr::from(([127, 0, 0, 1], 1883)),
+            mqtt_username: String::new(),
+            mqtt_password: Secret::default(),
+            mqtt_public_url: String::new(),
             max_body_bytes: 1024 * 1024,
             log_format: "text".into(),
             jobs: JobsConfig::default(),
             encryption: EncryptionConfig::default(),
             google: GoogleConfig::default(),
             notify: NotifyConfig::default(),
+            edge: EdgeConfig::default(),
         }
     }
 }
@@ -213,8 +252,13 @@ bind = "127.0.0.1:8080"
 public_url = ""
 # [MQTT_URL] external broker such as mqtt://127.0.0.1:1883; empty runs the embedded broker
 mqtt_url = ""
-# [MQTT_BIND] address of the embedded broker
+# [MQTT_BIND] address of the embedded broker; port 0 picks a free port
 mqtt_bind = "127.0.0.1:1883"
+# [MQTT_USERNAME] / [MQTT_PASSWORD] the hub's own login on an external broker (empty: anonymous)
+mqtt_username = ""
+mqtt_password = ""
+# [MQTT_PUBLIC_URL] broker URL handed to devices; empty means MQTT_URL or the embedded broker's address
+mqtt_public_url = ""
 # [MAX_BODY_BYTES] larger request bodies are refused with 413
 max_body_bytes = 1048576
 # [LOG_FORMAT] text or json
@@ -264,6 +308,16 @@ sendgrid_base_url = "https://api.sendgrid.com"
 twilio_base_url = "https://api.twilio.com"
 # [NOTIFY_TIMEOUT_MS] timeout of one request to SendGrid or Twilio
 timeout_ms = 10000
+
+[edge]
+# [EDGE_SNAPSHOT_DAYS] a device's schedule holds today plus this many following days
+snapshot_days = 7
+# [EDGE_ENROLLMENT_TTL_MINUTES] how long a device enrollment code stays usable
+enrollment_ttl_minutes = 60
+# [EDGE_MAX_MESSAGE_AGE_SECS] device messages older than this are dropped (replay window)
+max_message_age_secs = 86400
+# [EDGE_MAX_CLOCK_SKEW_SECS] how far ahead a device clock may run
+max_clock_skew_secs = 300
 "#;
 
 /// Why the configuration could not be read.
@@ -293,6 +347,10 @@ const NESTED_ENV: &[(&str, &str)] = &[
     ("SENDGRID_BASE_URL", "notify.sendgrid_base_url"),
     ("TWILIO_BASE_URL", "notify.twilio_base_url"),
     ("NOTIFY_TIMEOUT_MS", "notify.timeout_ms"),
+    ("EDGE_SNAPSHOT_DAYS", "edge.snapshot_days"),
+    ("EDGE_ENROLLMENT_TTL_MINUTES", "edge.enrollment_ttl_minutes"),
+    ("EDGE_MAX_MESSAGE_AGE_SECS", "edge.max_message_age_secs"),
+    ("EDGE_MAX_CLOCK_SKEW_SECS", "edge.max_clock_skew_secs"),
 ];
 
 /// Top-level keys read from the environment under their upper-case names.
@@ -302,6 +360,9 @@ const TOP_ENV: &[&str] = &[
     "PUBLIC_URL",
     "MQTT_URL",
     "MQTT_BIND",
+    "MQTT_USERNAME",
+    "MQTT_PASSWORD",
+    "MQTT_PUBLIC_URL",
     "MAX_BODY_BYTES",
     "LOG_FORMAT",
 ];

@@ -72,7 +72,7 @@ pub struct DemoCredentials {
     pub ai_key: String,
     /// Rooms first, then devices.
     pub resources: Vec<DemoResource>,
-    /// A device enrollment code (joined by the edge capability).
+    /// A device enrollment code `{code, resource_id}` for an unseeded device.
     pub device_enrollment: Option<Value>,
     /// The emulated Google.
     pub google: Value,
@@ -166,6 +166,25 @@ pub async fn start(mut config: Config) -> Result<Demo, DemoError> {
     })
 }
 
+/// An enrollment code for the first unseeded device, so a standalone `edge-agent` can join.
+async fn enroll_demo_device(
+    hub: &Hub,
+    tenant_id: &str,
+    admin_id: &str,
+    resources: &[DemoResource],
+) -> Result<Value, DemoError> {
+    let device = resources
+        .iter()
+        .find(|r| r.kind == "DEVICE" && !r.seeded)
+        .ok_or_else(|| DemoError::Step("the demo has no unseeded device".into()))?;
+    let ttl = chrono::Duration::days(7);
+    let enrollment =
+        crate::edge::store::create_enrollment(&hub.state.db, tenant_id, &device.id, admin_id, ttl)
+            .await
+            .map_err(|e| DemoError::Step(format!("device enrollment: {e}")))?;
+    Ok(json!({"code": enrollment.code, "resource_id": device.id}))
+}
+
 fn point_at_emulators(config: &mut Config, google: &GoogleEmulator) {
     let base = google.base_url();
     config.google.client_id = OAUTH_CLIENT_ID.into();
@@ -220,6 +239,7 @@ async fn seed(
     }
     let resources = onboard_resources(&client, hub.base_url(), &admin_token, google).await?;
     turn_on_notifications(&client, hub.base_url(), &admin_token).await?;
+    let device_enrollment = enroll_demo_device(hub, &tenant.id, &admin.id, &resources).await?;
     Ok(DemoCredentials {
         base_url: hub.base_url().to_string(),
         tenant: tenant.slug,
@@ -227,7 +247,7 @@ async fn seed(
         member_token,
         ai_key,
         resources,
-        device_enrollment: None,
+        device_enrollment: Some(device_enrollment),
         google: json!({
             "base_url": google.base_url(),
             "external_user_email": EXTERNAL_USER,

@@ -2,7 +2,8 @@
 //! Google Calendar, serving people, admins, AI voice agents and room devices.
 //!
 //! Layout: one module per capability, each owning its routes, SQL and error type —
-//! [`config`], [`db`], [`auth`], [`settings`], [`jobs`], [`observability`], plus [`error`] (the
+//! [`config`], [`db`], [`auth`], [`settings`], [`jobs`], [`observability`], [`edge`] (MQTT broker,
+//! schedule publishing, device enrollment and messages), plus [`error`] (the
 //! contract's error answer), [`cli`] (administrative commands) and [`demo`]. [`app`] builds the
 //! router and [`Hub::start`] runs a whole hub (HTTP server and job runners), so `main.rs` only
 //! wires and tests start real hubs on port 0.
@@ -14,6 +15,7 @@ pub mod config;
 pub mod connections;
 pub mod db;
 pub mod demo;
+pub mod edge;
 pub mod error;
 pub mod google;
 pub mod jobs;
@@ -42,6 +44,7 @@ use crate::{
     config::Config,
     connections::{Connections, oauth::OAuthClient, seal::Sealer},
     db::{Db, DbError},
+    edge::{Edge, EdgeError},
     google::Google,
     jobs::{Queue, Registry},
     observability::Metrics,
@@ -66,6 +69,8 @@ pub struct AppState {
     pub google: Google,
     /// Email and WhatsApp notices (vendors, sealing keys).
     pub notify: notify::Notifier,
+    /// The MQTT side: broker, schedule publishing, device messages.
+    pub edge: Edge,
 }
 
 /// The OpenAPI document's header; paths are collected from the handlers.
@@ -103,6 +108,7 @@ pub fn app(state: AppState) -> Router {
         .merge(meetings::routes())
         .merge(attendance::routes())
         .merge(notify::routes())
+        .merge(edge::routes())
         .split_for_parts();
     let openapi = Arc::new(openapi);
     Router::new()
@@ -179,6 +185,9 @@ pub enum StartError {
     /// The configuration is unusable.
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// The MQTT broker could not start.
+    #[error(transparent)]
+    Edge(#[from] EdgeError),
     /// The address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -218,10 +227,12 @@ impl Hub {
         let metrics = Arc::new(Metrics::new());
         let (connections, google) = google_clients(&config, &db, &public_url, metrics.clone())?;
         let notifier = notify::Notifier::new(&config, public_url.clone(), metrics.clone())?;
+        let shutdown = CancellationToken::new();
+        let (edge, mqtt) = Edge::start(&config, &db, metrics.clone(), shutdown.clone()).await?;
         let queue = Queue::new(
             db.clone(),
             config.jobs.clone(),
-            core_jobs(&google, &metrics, &notifier).merge(registry),
+            core_jobs(&google, &metrics, &notifier, &edge).merge(registry),
         );
         let state = AppState {
             db,
@@ -232,9 +243,10 @@ impl Hub {
             connections,
             google,
             notify: notifier,
+            edge: edge.clone(),
         };
-        let shutdown = CancellationToken::new();
         let mut tasks = jobs::runner::spawn(queue, state.metrics.clone(), shutdown.clone());
+        tasks.extend(edge.spawn(state.clone(), mqtt, shutdown.clone()));
         tasks.push(tokio::spawn(serve(
             listener,
             app(state.clone()),
@@ -272,8 +284,14 @@ impl Hub {
 }
 
 /// The job handlers of the hub's own capabilities.
-fn core_jobs(google: &Google, metrics: &Arc<Metrics>, notifier: &notify::Notifier) -> Registry {
+fn core_jobs(
+    google: &Google,
+    metrics: &Arc<Metrics>,
+    notifier: &notify::Notifier,
+    edge: &Edge,
+) -> Registry {
     let mut registry = Registry::new();
+    edge::publish::register(&mut registry, edge);
     registry.handle(
         meetings::store::RECOVER_KIND,
         meetings::service::RecoverReservation {

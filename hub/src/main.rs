@@ -43,6 +43,13 @@ enum Command {
     DefaultConfig,
     /// Re-seal stored secrets under the active encryption key (after adding a new key).
     RotateKeys,
+    /// Print the Mosquitto ACL file that confines each enrolled device to its topics
+    /// (external broker only; regenerate after enrollments and revocations).
+    EdgeAcl {
+        /// The hub's own username on the broker (MQTT_USERNAME if unset).
+        #[arg(long)]
+        hub_username: Option<String>,
+    },
     /// Manage tenants.
     Tenant {
         #[command(subcommand)]
@@ -123,6 +130,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::RotateKeys => rotate_keys(config).await,
+        Command::EdgeAcl { hub_username } => edge_acl(config, hub_username).await,
         Command::DefaultConfig => {
             print!("{DEFAULT_CONFIG_TOML}");
             Ok(())
@@ -149,6 +157,7 @@ async fn run_demo(mut config: Config, credentials_out: Option<PathBuf>) -> anyho
     let base = demo.hub.base_url();
     println!("CORBI demo hub listening on {base}");
     println!("  OpenAPI:         {base}/api/v1/openapi.json");
+    println!("  MQTT broker:     {}", demo.hub.state.edge.device_url());
     println!("  Google emulator: {}", demo.google.base_url());
     println!(
         "  SendGrid:        {}/_emulator/messages",
@@ -182,6 +191,19 @@ async fn rotate_keys(config: Config) -> anyhow::Result<()> {
     db.close().await;
     println!("re-sealed {moved} connection(s) under the active key");
     println!("re-sealed {credentials} tenant notification credential set(s) under the active key");
+    Ok(())
+}
+
+async fn edge_acl(config: Config, hub_username: Option<String>) -> anyhow::Result<()> {
+    let db = Db::connect_and_migrate(config.database_url.expose()).await?;
+    let devices = hub::edge::store::active_devices(&db).await?;
+    db.close().await;
+    let username = hub_username.unwrap_or_else(|| config.mqtt_username.clone());
+    anyhow::ensure!(
+        !username.is_empty(),
+        "give the hub's broker username with --hub-username or MQTT_USERNAME"
+    );
+    print!("{}", hub::edge::acl::mosquitto_acl(&username, &devices));
     Ok(())
 }
 

@@ -82,6 +82,13 @@ pub struct NotifyLabels {
     pub outcome: String,
 }
 
+/// Labels of the edge message counters.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct EdgeLabels {
+    /// Message kind (received) or why it was dropped (dropped).
+    pub what: String,
+}
+
 /// The hub's metrics; one instance per running hub.
 pub struct Metrics {
     registry: Registry,
@@ -107,6 +114,12 @@ pub struct Metrics {
     pub releases: Counter,
     /// Notices by channel and outcome, one per recipient.
     pub notifications: Family<NotifyLabels, Counter>,
+    /// Device messages accepted, by message kind.
+    pub edge_received: Family<EdgeLabels, Counter>,
+    /// Device messages dropped, by reason (seal, malformed, replayed, stale, …).
+    pub edge_dropped: Family<EdgeLabels, Counter>,
+    /// Schedule snapshots published.
+    pub edge_snapshots_published: Counter,
 }
 
 impl Default for Metrics {
@@ -171,9 +184,30 @@ impl Metrics {
             "Notices by channel and outcome",
             notifications.clone(),
         );
+        let edge_received = Family::<EdgeLabels, Counter>::default();
+        let edge_dropped = Family::<EdgeLabels, Counter>::default();
+        let edge_snapshots_published = Counter::default();
+        registry.register(
+            "edge_messages_received",
+            "Device messages accepted, by kind",
+            edge_received.clone(),
+        );
+        registry.register(
+            "edge_messages_dropped",
+            "Device messages dropped, by reason",
+            edge_dropped.clone(),
+        );
+        registry.register(
+            "edge_snapshots_published",
+            "Schedule snapshots published",
+            edge_snapshots_published.clone(),
+        );
         Metrics {
             registry,
             notifications,
+            edge_received,
+            edge_dropped,
+            edge_snapshots_published,
             http_requests,
             http_latency,
             jobs_succeeded,

@@ -61,6 +61,8 @@ pub struct Actor {
     pub id: String,
     /// The role, for USER actors.
     pub role: Option<Role>,
+    /// The one resource a DEVICE actor is bound to (None for every other actor).
+    pub resource_id: Option<String>,
 }
 
 impl Actor {

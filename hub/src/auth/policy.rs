@@ -98,6 +98,7 @@ mod tests {
             actor_type,
             id: id.into(),
             role,
+            resource_id: None,
         }
     }
 

@@ -10,7 +10,7 @@ use super::{
     Actor, AuthError, Role,
     tokens::{self, TokenKind},
 };
-use crate::db::{Db, new_id, timestamp};
+use crate::db::{Db, Tx, new_id, timestamp};
 
 /// A tenant: one organisation, fully isolated from the others.
 #[derive(Debug, Clone, Serialize)]
@@ -184,6 +184,64 @@ pub async fn issue_api_key(
     insert_credential(db, tenant_id, TokenKind::ApiKey, actor_type, None, name).await
 }
 
+/// Issues a device token (actor DEVICE) bound to one resource, in the caller's transaction so
+/// the device row and its token are written together.
+pub async fn issue_device_token(
+    tx: &mut Tx,
+    tenant_id: &str,
+    resource_id: &str,
+    name: &str,
+) -> Result<IssuedToken, AuthError> {
+    let issued = IssuedToken {
+        credential_id: new_id(),
+        token: tokens::generate(TokenKind::Device),
+    };
+    let new = NewCredential {
+        tenant_id,
+        kind: TokenKind::Device,
+        actor_type: ActorType::Device,
+        user_id: None,
+        resource_id: Some(resource_id),
+        name,
+    };
+    new.insert(&issued, &mut **tx).await?;
+    Ok(issued)
+}
+
+/// A credential row about to be written.
+struct NewCredential<'a> {
+    tenant_id: &'a str,
+    kind: TokenKind,
+    actor_type: ActorType,
+    user_id: Option<&'a str>,
+    resource_id: Option<&'a str>,
+    name: &'a str,
+}
+
+impl NewCredential<'_> {
+    async fn insert<'e, E>(&self, issued: &IssuedToken, executor: E) -> Result<(), AuthError>
+    where
+        E: sqlx::Executor<'e, Database = sqlx::Any>,
+    {
+        sqlx::query(
+            "INSERT INTO credentials (id, tenant_id, kind, actor_type, user_id, resource_id, name, token_hash, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(&issued.credential_id)
+        .bind(self.tenant_id)
+        .bind(self.kind.stored_kind())
+        .bind(self.actor_type.as_str())
+        .bind(self.user_id)
+        .bind(self.resource_id)
+        .bind(self.name)
+        .bind(tokens::hash(&issued.token))
+        .bind(timestamp(Utc::now()))
+        .execute(executor)
+        .await?;
+        Ok(())
+    }
+}
+
 async fn insert_credential(
     db: &Db,
     tenant_id: &str,
@@ -196,20 +254,15 @@ async fn insert_credential(
         credential_id: new_id(),
         token: tokens::generate(kind),
     };
-    sqlx::query(
-        "INSERT INTO credentials (id, tenant_id, kind, actor_type, user_id, name, token_hash, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-    )
-    .bind(&issued.credential_id)
-    .bind(tenant_id)
-    .bind(kind.stored_kind())
-    .bind(actor_type.as_str())
-    .bind(user_id)
-    .bind(name)
-    .bind(tokens::hash(&issued.token))
-    .bind(timestamp(Utc::now()))
-    .execute(db.pool())
-    .await?;
+    let new = NewCredential {
+        tenant_id,
+        kind,
+        actor_type,
+        user_id,
+        resource_id: None,
+        name,
+    };
+    new.insert(&issued, db.pool()).await?;
     Ok(issued)
 }
 
@@ -233,10 +286,28 @@ pub async fn revoke_credential(
     Ok(())
 }
 
+/// Revokes a credential of the tenant in the caller's transaction (device revocation revokes
+/// the device row and its token together).
+pub async fn revoke_credential_in(
+    tx: &mut Tx,
+    tenant_id: &str,
+    credential_id: &str,
+) -> Result<(), AuthError> {
+    sqlx::query(
+        "UPDATE credentials SET revoked_at = $1 WHERE tenant_id = $2 AND id = $3 AND revoked_at IS NULL",
+    )
+    .bind(timestamp(Utc::now()))
+    .bind(tenant_id)
+    .bind(credential_id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 /// Resolves a bearer token to its actor; unknown, revoked and expired tokens are refused alike.
 pub async fn authenticate(db: &Db, token: &str) -> Result<Actor, AuthError> {
     let row = sqlx::query(
-        "SELECT c.id, c.tenant_id, c.actor_type, c.user_id, u.role \
+        "SELECT c.id, c.tenant_id, c.actor_type, c.user_id, c.resource_id, u.role \
          FROM credentials c LEFT JOIN users u ON u.id = c.user_id AND u.tenant_id = c.tenant_id \
          WHERE c.token_hash = $1 AND c.revoked_at IS NULL \
            AND (c.expires_at IS NULL OR c.expires_at > $2)",
@@ -256,6 +327,7 @@ pub async fn authenticate(db: &Db, token: &str) -> Result<Actor, AuthError> {
         actor_type,
         id: user_id.unwrap_or(credential_id),
         role: role.as_deref().and_then(Role::parse),
+        resource_id: row.try_get("resource_id")?,
     })
 }
 

@@ -120,6 +120,27 @@ async fn the_demo_binary_writes_credentials_that_work() {
         200,
         "the external user has writer access"
     );
+    let enrollment = &credentials["device_enrollment"];
+    let device = resources
+        .iter()
+        .find(|r| r["id"] == enrollment["resource_id"])
+        .expect("the enrollment names a demo resource");
+    assert_eq!(device["kind"], "DEVICE");
+    assert_eq!(device["seeded"], false);
+    let enrolled: Value = client
+        .post(format!("{base}/api/v1/devices/enroll"))
+        .json(&serde_json::json!({"enrollment_code": enrollment["code"]}))
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
+    let mqtt_url = enrolled["mqtt"]["url"].as_str().expect("broker URL");
+    assert!(
+        mqtt_url.starts_with("mqtt://127.0.0.1:") && !mqtt_url.ends_with(":1883"),
+        "the demo broker takes a free port: {mqtt_url}"
+    );
     for vendor in ["sendgrid", "twilio"] {
         let url = format!(
             "{}/_emulator/messages",

@@ -6,6 +6,7 @@ mod attendance;
 mod cli;
 mod crash;
 mod demo;
+mod edge;
 mod google;
 mod jobs;
 mod meetings;

@@ -142,6 +142,7 @@ impl TestHub {
         let mut config = Config {
             database_url: Secret::new(db.url.clone()),
             bind: "127.0.0.1:0".parse().expect("addr"),
+            mqtt_bind: "127.0.0.1:0".parse().expect("addr"),
             jobs: fast_jobs(),
             ..Config::default()
         };
@@ -412,7 +413,7 @@ impl World {
         World::with_rooms_and(engine, names, |_| {}).await
     }
 
-    /// Like [`World::with_rooms`], with the hub's configuration adjusted.
+    /// Like [`World::with_rooms`], with the hub's configuration adjusted (e.g. an external broker).
     pub async fn with_rooms_and(
         engine: Engine,
         names: &[&str],

@@ -1,0 +1,307 @@
+//! Messages from devices: the hub's MQTT connection subscribes to every up topic, and each
+//! message is checked, stored once and answered.
+//!
+//! Two tasks: `drive` polls the connection (rumqttc reconnects on the next poll) and hands
+//! each publish to `handle_all` through a bounded queue; `handle_all` handles them one at a
+//! time, so a device's messages are stored and answered in the order they arrived.
+//!
+//! A message is dropped (logged at warn, counted in `corbi_edge_messages_dropped{what}`) when its
+//! topic is not an up topic, the device is unknown or revoked, the topic's tenant or resource is
+//! not the device's, the seal does not open with the device's key, the bytes are not a message,
+//! the message names another device, or a check-in / walk-up was made outside the accepted time
+//! window. A repeated idempotency key is not decided again: the first answer is sent again
+//! (the device deletes its queued copy only when an answer arrives), counted as `replayed`.
+
+use std::{sync::Arc, time::Duration};
+
+use chrono::{DateTime, Utc};
+use rumqttc::{AsyncClient, Event, EventLoop, Packet, QoS};
+use shared::protocol::{self, CheckInResult, Message, ProtocolError, WalkUpResult, seal, topics};
+use tokio::{sync::mpsc, task::JoinHandle};
+use tokio_util::sync::CancellationToken;
+
+use super::{
+    DeviceRef, DeviceRequests, EdgeError, device_requests, publish,
+    store::{self, DeviceReport, InboundDevice, NewInboxEntry},
+};
+use crate::{AppState, observability::EdgeLabels};
+
+/// Publishes waiting to be handled before new ones are dropped (and counted as `overload`).
+const QUEUE_DEPTH: usize = 4096;
+
+/// Starts the connection and the handler tasks.
+pub fn spawn(
+    state: AppState,
+    client: AsyncClient,
+    eventloop: EventLoop,
+    shutdown: CancellationToken,
+) -> Vec<JoinHandle<()>> {
+    let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
+    let handler = Handler {
+        state: state.clone(),
+        requests: device_requests(),
+    };
+    vec![
+        tokio::spawn(drive(state, client, eventloop, tx, shutdown.clone())),
+        tokio::spawn(handle_all(handler, rx, shutdown)),
+    ]
+}
+
+async fn drive(
+    state: AppState,
+    client: AsyncClient,
+    mut eventloop: EventLoop,
+    queue: mpsc::Sender<(String, Vec<u8>)>,
+    shutdown: CancellationToken,
+) {
+    let mut failures = 0u32;
+    loop {
+        let event = tokio::select! {
+            () = shutdown.cancelled() => break,
+            event = eventloop.poll() => event,
+        };
+        match event {
+            Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                failures = 0;
+                tracing::info!("hub connected to the MQTT broker");
+                if let Err(err) = client.try_subscribe(topics::ALL_UP_FILTER, QoS::AtLeastOnce) {
+                    tracing::error!(error = %err, "cannot subscribe to device messages");
+                }
+            }
+            Ok(Event::Incoming(Packet::Publish(publish))) => {
+                let message = (publish.topic.clone(), publish.payload.to_vec());
+                if queue.try_send(message).is_err() {
+                    dropped(&state, "overload", &publish.topic);
+                }
+            }
+            Ok(_) => {}
+            Err(err) => {
+                failures = failures.saturating_add(1);
+                let delay = Duration::from_millis(100 * u64::from(failures.min(50)));
+                tracing::warn!(error = %err, delay_ms = delay.as_millis(), "MQTT broker unreachable");
+                tokio::select! {
+                    () = shutdown.cancelled() => break,
+                    () = tokio::time::sleep(delay) => {}
+                }
+            }
+        }
+    }
+    let _ = client.try_disconnect();
+}
+
+async fn handle_all(
+    handler: Handler,
+    mut queue: mpsc::Receiver<(String, Vec<u8>)>,
+    shutdown: CancellationToken,
+) {
+    loop {
+        let (topic, payload) = tokio::select! {
+            () = shutdown.cancelled() => return,
+            next = queue.recv() => match next {
+                Some(next) => next,
+                None => return,
+            },
+        };
+        match handler.handle(&topic, &payload).await {
+            Ok(()) => {}
+            Err(Refuse::Reason(reason)) => dropped(&handler.state, reason, &topic),
+            Err(Refuse::Failed(err)) => {
+                tracing::error!(error = %err, topic, "device message could not be handled");
+                dropped(&handler.state, "error", &topic);
+            }
+        }
+    }
+}
+
+fn dropped(state: &AppState, reason: &'static str, topic: &str) {
+    tracing::warn!(reason, topic, "dropped a device message");
+    count_drop(state, reason);
+}
+
+fn count_drop(state: &AppState, reason: &'static str) {
+    state
+        .metrics
+        .edge_dropped
+        .get_or_create(&EdgeLabels {
+            what: reason.to_string(),
+        })
+        .inc();
+}
+
+/// Why a message was not handled.
+enum Refuse {
+    /// Refused on purpose, with the metric's reason.
+    Reason(&'static str),
+    /// The hub failed (database, broker).
+    Failed(EdgeError),
+}
+
+impl From<EdgeError> for Refuse {
+    fn from(err: EdgeError) -> Self {
+        Refuse::Failed(err)
+    }
+}
+
+impl From<crate::db::DbError> for Refuse {
+    fn from(err: crate::db::DbError) -> Self {
+        Refuse::Failed(err.into())
+    }
+}
+
+struct Handler {
+    state: AppState,
+    requests: Arc<dyn DeviceRequests>,
+}
+
+impl Handler {
+    async fn handle(&self, topic: &str, payload: &[u8]) -> Result<(), Refuse> {
+        let parsed = topics::parse(topic).ok_or(Refuse::Reason("topic"))?;
+        let topics::Channel::Up { device } = parsed.channel else {
+            return Err(Refuse::Reason("topic"));
+        };
+        let sealer = self.state.edge.sealer()?;
+        let device = store::inbound_device(&self.state.db, sealer, device)
+            .await?
+            .ok_or(Refuse::Reason("unknown_device"))?;
+        if device.revoked {
+            return Err(Refuse::Reason("revoked"));
+        }
+        if parsed.tenant != device.tenant_id || parsed.resource != device.resource_id {
+            return Err(Refuse::Reason("wrong_resource"));
+        }
+        let message = open(&device, topic, payload)?;
+        self.state
+            .metrics
+            .edge_received
+            .get_or_create(&EdgeLabels {
+                what: message.kind().to_string(),
+            })
+            .inc();
+        self.dispatch(&device, message).await
+    }
+
+    async fn dispatch(&self, device: &InboundDevice, message: Message) -> Result<(), Refuse> {
+        let db = &self.state.db;
+        match message {
+            Message::Heartbeat(beat) => {
+                let report = DeviceReport {
+                    agent_version: Some(beat.agent_version),
+                    cache_version: beat.cache_version,
+                    outbox_len: Some(beat.outbox_len),
+                };
+                store::touch(db, device, &report).await?;
+            }
+            Message::SnapshotRequest(request) => {
+                store::touch(db, device, &DeviceReport::default()).await?;
+                tracing::debug!(device_id = %device.id, have = ?request.have_version, "snapshot requested");
+                publish::request_publish(&self.state.jobs, &device.tenant_id, &device.resource_id)
+                    .await?;
+            }
+            Message::CheckIn(_) | Message::WalkUpRequest(_) => {
+                store::touch(db, device, &DeviceReport::default()).await?;
+                self.request(device, message).await?;
+            }
+            other => {
+                tracing::debug!(kind = other.kind(), "device sent a hub-only message");
+                return Err(Refuse::Reason("unexpected"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Stores a check-in or walk-up once, decides it (or replays the first answer) and answers.
+    async fn request(&self, device: &InboundDevice, message: Message) -> Result<(), Refuse> {
+        let (key, made_at) = match &message {
+            Message::CheckIn(c) => (c.idempotency_key.clone(), c.at_ms),
+            Message::WalkUpRequest(w) => (w.idempotency_key.clone(), w.start_ms),
+            _ => return Err(Refuse::Reason("unexpected")),
+        };
+        let sent_at = self.within_window(made_at)?;
+        if key.is_empty() || key.len() > 200 {
+            return Err(Refuse::Reason("malformed"));
+        }
+        let entry = NewInboxEntry {
+            idempotency_key: &key,
+            kind: message.kind(),
+            message: serde_json::to_value(&message).unwrap_or_default(),
+            sent_at,
+        };
+        let db = &self.state.db;
+        let answer = match store::record(db, device, &entry).await? {
+            Some(Some(first)) => {
+                tracing::info!(device_id = %device.id, key = %key, "repeated request: first answer sent again");
+                count_drop(&self.state, "replayed");
+                serde_json::from_str(&first).map_err(|_| Refuse::Reason("error"))?
+            }
+            Some(None) | None => {
+                let answer = self.decide(device, &message).await;
+                let json = serde_json::to_value(&answer).unwrap_or_default();
+                store::save_answer(db, device, &key, &json).await?;
+                answer
+            }
+        };
+        self.answer(device, &answer).await
+    }
+
+    fn within_window(&self, made_at_ms: i64) -> Result<DateTime<Utc>, Refuse> {
+        let config = self.state.edge.config();
+        let made_at = DateTime::from_timestamp_millis(made_at_ms).ok_or(Refuse::Reason("stale"))?;
+        let now = Utc::now();
+        let oldest = now - chrono::Duration::seconds(config.max_message_age_secs as i64);
+        let newest = now + chrono::Duration::seconds(config.max_clock_skew_secs as i64);
+        if made_at < oldest {
+            return Err(Refuse::Reason("stale"));
+        }
+        if made_at > newest {
+            return Err(Refuse::Reason("future"));
+        }
+        Ok(made_at)
+    }
+
+    async fn decide(&self, device: &InboundDevice, message: &Message) -> Message {
+        let who = DeviceRef {
+            tenant_id: device.tenant_id.clone(),
+            resource_id: device.resource_id.clone(),
+            device_id: device.id.clone(),
+        };
+        match message {
+            Message::WalkUpRequest(request) => Message::WalkUpResult(WalkUpResult {
+                idempotency_key: request.idempotency_key.clone(),
+                outcome: self.requests.walk_up(&self.state, &who, request).await,
+            }),
+            Message::CheckIn(check_in) => Message::CheckInResult(CheckInResult {
+                idempotency_key: check_in.idempotency_key.clone(),
+                outcome: self.requests.check_in(&self.state, &who, check_in).await,
+            }),
+            other => other.clone(),
+        }
+    }
+
+    async fn answer(&self, device: &InboundDevice, answer: &Message) -> Result<(), Refuse> {
+        let topic = topics::down(&device.tenant_id, &device.resource_id, &device.id)
+            .map_err(|_| Refuse::Reason("topic"))?;
+        let sealed = seal::seal(&device.key, &topic, &protocol::encode(answer));
+        self.state.edge.publish(&topic, sealed, false)?;
+        Ok(())
+    }
+}
+
+/// Opens and decodes a device's message and checks it names the device it is sealed for.
+fn open(device: &InboundDevice, topic: &str, payload: &[u8]) -> Result<Message, Refuse> {
+    let bytes = seal::open(&device.key, topic, payload).map_err(|err| match err {
+        ProtocolError::SealBroken => Refuse::Reason("seal"),
+        _ => Refuse::Reason("malformed"),
+    })?;
+    let message = protocol::decode(&bytes).map_err(|_| Refuse::Reason("malformed"))?;
+    let claimed = match &message {
+        Message::CheckIn(m) => Some(&m.device_id),
+        Message::WalkUpRequest(m) => Some(&m.device_id),
+        Message::Heartbeat(m) => Some(&m.device_id),
+        Message::SnapshotRequest(m) => Some(&m.device_id),
+        _ => None,
+    };
+    if claimed.is_some_and(|id| *id != device.id) {
+        return Err(Refuse::Reason("wrong_device"));
+    }
+    Ok(message)
+}

@@ -1,0 +1,206 @@
+//! The hub's side of MQTT: which broker (embedded or external), the hub's own client, and the
+//! handle ([`Edge`]) the rest of the hub publishes through.
+
+use std::{sync::Arc, time::Duration};
+
+use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet, QoS};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use super::{BrokerKind, EdgeError, broker, inbound};
+use crate::{
+    AppState,
+    config::{Config, EdgeConfig},
+    connections::seal::Sealer,
+    db::Db,
+    observability::Metrics,
+};
+
+/// How to reach the broker as the hub.
+#[derive(Clone)]
+struct Endpoint {
+    host: String,
+    port: u16,
+    login: Option<(String, String)>,
+}
+
+impl Endpoint {
+    fn options(&self, client_id: &str) -> MqttOptions {
+        let mut options = MqttOptions::new(client_id, &self.host, self.port);
+        options
+            .set_keep_alive(Duration::from_secs(5))
+            .set_clean_session(true)
+            .set_max_packet_size(broker::MAX_PAYLOAD_BYTES, broker::MAX_PAYLOAD_BYTES);
+        if let Some((username, password)) = &self.login {
+            options.set_credentials(username, password);
+        }
+        options
+    }
+}
+
+/// The edge capability as the rest of the hub sees it; cheap to clone.
+#[derive(Clone)]
+pub struct Edge {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    client: AsyncClient,
+    endpoint: Endpoint,
+    broker: BrokerKind,
+    device_url: String,
+    sealer: Option<Sealer>,
+    config: EdgeConfig,
+    metrics: Arc<Metrics>,
+}
+
+impl Edge {
+    /// Starts the embedded broker (unless `MQTT_URL` names an external one) and creates the
+    /// hub's client; the returned event loop is driven by [`Edge::spawn`] once the hub's state
+    /// exists.
+    pub async fn start(
+        config: &Config,
+        db: &Db,
+        metrics: Arc<Metrics>,
+        shutdown: CancellationToken,
+    ) -> Result<(Edge, EventLoop), EdgeError> {
+        let sealer = if config.encryption.keys.expose().is_empty() {
+            None
+        } else {
+            Some(Sealer::from_config(&config.encryption)?)
+        };
+        let (endpoint, broker) = if config.mqtt_url.trim().is_empty() {
+            let login = broker::InternalLogin::generate();
+            let addr = broker::start(config.mqtt_bind, db.clone(), login.clone(), shutdown).await?;
+            let endpoint = Endpoint {
+                host: addr.ip().to_string(),
+                port: addr.port(),
+                login: Some((login.username, login.password)),
+            };
+            (endpoint, BrokerKind::Embedded(addr))
+        } else {
+            (
+                external_endpoint(config)?,
+                BrokerKind::External(config.mqtt_url.clone()),
+            )
+        };
+        let device_url = device_url(config, &broker);
+        let client_id = format!("corbi-hub-{}", uuid::Uuid::new_v4().simple());
+        let (client, eventloop) = AsyncClient::new(endpoint.options(&client_id), 1024);
+        let edge = Edge {
+            inner: Arc::new(Inner {
+                client,
+                endpoint,
+                broker,
+                device_url,
+                sealer,
+                config: config.edge.clone(),
+                metrics,
+            }),
+        };
+        Ok((edge, eventloop))
+    }
+
+    /// Drives the hub's MQTT connection and handles device messages until shutdown.
+    pub fn spawn(
+        &self,
+        state: AppState,
+        eventloop: EventLoop,
+        shutdown: CancellationToken,
+    ) -> Vec<JoinHandle<()>> {
+        inbound::spawn(state, self.inner.client.clone(), eventloop, shutdown)
+    }
+
+    /// The broker the hub uses.
+    pub fn broker(&self) -> &BrokerKind {
+        &self.inner.broker
+    }
+
+    /// The broker URL handed to devices at enrollment.
+    pub fn device_url(&self) -> &str {
+        &self.inner.device_url
+    }
+
+    /// The edge settings.
+    pub fn config(&self) -> &EdgeConfig {
+        &self.inner.config
+    }
+
+    /// The hub's metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    /// The sealer for keys at rest; enrollment needs `ENCRYPTION_KEYS`.
+    pub fn sealer(&self) -> Result<&Sealer, EdgeError> {
+        self.inner.sealer.as_ref().ok_or(EdgeError::NoSealer)
+    }
+
+    /// Queues a publish on the hub's connection (QoS 1; delivered once the broker is reachable).
+    /// Never waits: when the queue is full (the broker has been away for long) it fails, so a
+    /// publish job retries later instead of holding its transaction open.
+    pub fn publish(&self, topic: &str, payload: Vec<u8>, retain: bool) -> Result<(), EdgeError> {
+        self.inner
+            .client
+            .try_publish(topic, QoS::AtLeastOnce, retain, payload)
+            .map_err(|e| EdgeError::Broker(e.to_string()))
+    }
+
+    /// Ends a revoked device's live session at once: connecting with its client id makes the
+    /// broker drop the device's connection, and its login is refused from now on.
+    pub async fn disconnect_device(&self, device_id: &str) {
+        let (client, mut eventloop) = AsyncClient::new(self.inner.endpoint.options(device_id), 8);
+        let connected = tokio::time::timeout(Duration::from_secs(5), async {
+            loop {
+                match eventloop.poll().await {
+                    Ok(Event::Incoming(Packet::ConnAck(_))) => return true,
+                    Ok(_) => {}
+                    Err(_) => return false,
+                }
+            }
+        })
+        .await
+        .unwrap_or(false);
+        if connected {
+            let _ = client.disconnect().await;
+            let _ = tokio::time::timeout(Duration::from_secs(1), eventloop.poll()).await;
+        }
+        tracing::info!(
+            device_id,
+            connected,
+            "revoked device's MQTT session taken over"
+        );
+    }
+}
+
+fn external_endpoint(config: &Config) -> Result<Endpoint, EdgeError> {
+    let bad = || EdgeError::Broker("MQTT_URL must look like mqtt://host:port".into());
+    let url = url::Url::parse(config.mqtt_url.trim()).map_err(|_| bad())?;
+    if !matches!(url.scheme(), "mqtt" | "tcp") {
+        return Err(EdgeError::Broker(
+            "MQTT_URL: only mqtt:// is supported by the hub today".into(),
+        ));
+    }
+    let host = url.host_str().ok_or_else(bad)?.to_string();
+    let login = (!config.mqtt_username.is_empty()).then(|| {
+        (
+            config.mqtt_username.clone(),
+            config.mqtt_password.expose().to_string(),
+        )
+    });
+    Ok(Endpoint {
+        host,
+        port: url.port().unwrap_or(1883),
+        login,
+    })
+}
+
+fn device_url(config: &Config, broker: &BrokerKind) -> String {
+    if !config.mqtt_public_url.trim().is_empty() {
+        return config.mqtt_public_url.trim().to_string();
+    }
+    match broker {
+        BrokerKind::Embedded(addr) => format!("mqtt://{addr}"),
+        BrokerKind::External(url) => url.trim().to_string(),
+    }
+}

@@ -1,0 +1,173 @@
+//! Edge devices: enrollment, the MQTT broker (embedded rumqttd or an external one), schedule
+//! publishing and the messages devices send.
+//!
+//! Security model. Brokers differ: rumqttd has no topic ACLs, so an enrolled device could
+//! subscribe to `#`. The payloads therefore protect themselves: each resource's schedule is
+//! sealed with that resource's key (handed to its devices at enrollment, rotated when one of
+//! them is revoked), and each device message is sealed with the sending device's key, with the
+//! topic as associated data. The hub opens a message on `…/up/{device}` only with that device's
+//! key and drops anything that does not open, names another device or resource, repeats an
+//! idempotency key, or was made outside the accepted time window. For an external broker,
+//! [`acl`] writes the Mosquitto ACL that also confines each device to its topics.
+//!
+//! Files: `routes.rs` (enrollment and device API), `store.rs` (SQL), `keys.rs` (random
+//! material), `broker.rs` (embedded rumqttd and its login check), `link.rs` (the hub's own MQTT
+//! client), `publish.rs` (snapshots and their jobs), `inbound.rs` (device messages and the
+//! inbox), `acl.rs` (Mosquitto ACL). Check-ins and walk-ups are answered through
+//! [`DeviceRequests`], which the attendance capability implements.
+
+pub mod acl;
+mod broker;
+pub mod inbound;
+pub mod keys;
+mod link;
+pub mod publish;
+pub mod routes;
+pub mod store;
+
+use std::{net::SocketAddr, sync::Arc};
+
+use async_trait::async_trait;
+use shared::{
+    ErrorCode,
+    protocol::{CheckIn, CheckInOutcome, RefusalCode, WalkUpOutcome, WalkUpRequest},
+};
+
+pub use link::Edge;
+pub use routes::routes;
+
+use crate::{
+    AppState,
+    auth::AuthError,
+    connections::seal::SealError,
+    db::DbError,
+    error::{ApiError, FieldError},
+};
+
+/// What can go wrong in the edge capability.
+#[derive(Debug, thiserror::Error)]
+pub enum EdgeError {
+    /// The enrollment code is unknown, used or expired (deliberately not told apart).
+    #[error("enrollment code unknown, used or expired")]
+    BadEnrollmentCode,
+    /// Unknown device id (or another tenant's).
+    #[error("device not found")]
+    DeviceNotFound,
+    /// Bad fields.
+    #[error("invalid request")]
+    Invalid(Vec<FieldError>),
+    /// `ENCRYPTION_KEYS` is not set, so device keys cannot be stored.
+    #[error("no encryption key configured")]
+    NoSealer,
+    /// A stored key did not decode.
+    #[error("a stored edge key is corrupt")]
+    CorruptKey,
+    /// The broker could not start or be reached.
+    #[error("MQTT broker: {0}")]
+    Broker(String),
+    /// Sealing at rest failed.
+    #[error(transparent)]
+    Seal(#[from] SealError),
+    /// Issuing or revoking the device token failed.
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    /// Storage failed.
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl From<sqlx::Error> for EdgeError {
+    fn from(err: sqlx::Error) -> Self {
+        EdgeError::Db(DbError::classify(err))
+    }
+}
+
+impl From<EdgeError> for ApiError {
+    fn from(err: EdgeError) -> Self {
+        match err {
+            EdgeError::BadEnrollmentCode => ApiError::new(
+                ErrorCode::Unauthenticated,
+                "This enrollment code is unknown, already used or expired. Ask an administrator for a new one.",
+            ),
+            EdgeError::DeviceNotFound => ApiError::not_found("device"),
+            EdgeError::Invalid(fields) => ApiError::validation(fields),
+            EdgeError::NoSealer => {
+                ApiError::internal("ENCRYPTION_KEYS is not set: device keys cannot be stored")
+            }
+            EdgeError::Auth(auth) => auth.into(),
+            EdgeError::Db(db) => db.into(),
+            other => ApiError::internal(other),
+        }
+    }
+}
+
+/// A device a request came from, as the request handlers need it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceRef {
+    /// The tenant.
+    pub tenant_id: String,
+    /// The resource the device serves (the only one it may act on).
+    pub resource_id: String,
+    /// The device id (the change log's actor id).
+    pub device_id: String,
+}
+
+/// Decides check-ins and walk-up bookings arriving over MQTT. The inbox has already stored the
+/// request once per idempotency key; an implementation must still be idempotent per key,
+/// because a request whose answer was lost before it was stored is decided again.
+#[async_trait]
+pub trait DeviceRequests: Send + Sync + 'static {
+    /// A check-in made at the device (judged by `check_in.at_ms`, the time it was made).
+    async fn check_in(
+        &self,
+        state: &AppState,
+        device: &DeviceRef,
+        check_in: &CheckIn,
+    ) -> CheckInOutcome;
+
+    /// A walk-up booking asked for at the device.
+    async fn walk_up(
+        &self,
+        state: &AppState,
+        device: &DeviceRef,
+        request: &WalkUpRequest,
+    ) -> WalkUpOutcome;
+}
+
+/// Until attendance lands: every request is refused as unavailable, so the device tells the
+/// person to use the app instead of waiting.
+pub struct NotYetAvailable;
+
+const NOT_YET: &str =
+    "Check-in and booking at the room are not available yet. Please use the CORBI app.";
+
+#[async_trait]
+impl DeviceRequests for NotYetAvailable {
+    async fn check_in(&self, _: &AppState, _: &DeviceRef, _: &CheckIn) -> CheckInOutcome {
+        CheckInOutcome::Refused {
+            reason: RefusalCode::Unavailable,
+            sentence: NOT_YET.into(),
+        }
+    }
+
+    async fn walk_up(&self, _: &AppState, _: &DeviceRef, _: &WalkUpRequest) -> WalkUpOutcome {
+        WalkUpOutcome::Refused {
+            reason: RefusalCode::Unavailable,
+            sentence: NOT_YET.into(),
+        }
+    }
+}
+
+/// The request handlers of this build: the one place the attendance capability plugs in.
+pub fn device_requests() -> Arc<dyn DeviceRequests> {
+    Arc::new(NotYetAvailable)
+}
+
+/// Where the broker is, for `hub demo` and tests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BrokerKind {
+    /// The embedded rumqttd, listening here.
+    Embedded(SocketAddr),
+    /// An external broker named by `MQTT_URL`.
+    External(String),
+}

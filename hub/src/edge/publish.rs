@@ -1,0 +1,255 @@
+//! Schedule publishing: every meeting event becomes one coalesced `edge.publish` job per
+//! resource it touches (the new resource and, for a move, the old one); the job builds the
+//! resource's [`ScheduleSnapshot`] (today plus the configured days, in the tenant's zone), gives
+//! it the next version, seals it with the resource key and publishes it retained.
+//!
+//! The version is bumped in a write transaction that stays open until the publish is queued on
+//! the hub's connection, so two publishes of one resource leave in version order and the
+//! retained message is always the newest.
+
+use async_trait::async_trait;
+use chrono::{Duration, NaiveTime, TimeZone, Utc};
+use serde_json::json;
+use shared::{
+    MeetingStatus,
+    protocol::{self, Message, ScheduleSnapshot, SnapshotMeeting, seal, topics},
+};
+
+use super::{Edge, EdgeError, store};
+use crate::{
+    db::Db,
+    jobs::{
+        ClaimedJob, JobContext, JobError, JobHandler, NewJob, Queue, Registry, outbox::Delivery,
+    },
+    meetings::{
+        model::Meeting,
+        store::{self as meetings_store, ListFilter},
+    },
+    resources, settings,
+};
+
+/// The job kind that routes a meeting event to the resources it touches.
+pub const ROUTE_KIND: &str = "edge.route";
+/// The job kind that publishes one resource's schedule (payload `{"resource_id"}`).
+pub const PUBLISH_KIND: &str = "edge.publish";
+
+/// Registers the edge's job handlers and its outbox subscription.
+pub fn register(registry: &mut Registry, edge: &Edge) {
+    registry
+        .handle(ROUTE_KIND, RouteEvent)
+        .handle(PUBLISH_KIND, PublishSchedule { edge: edge.clone() })
+        .subscribe("meeting.", ROUTE_KIND);
+}
+
+/// The publish job of a resource, coalesced with one already waiting.
+pub fn publish_job(tenant_id: &str, resource_id: &str) -> NewJob {
+    NewJob::now(
+        PUBLISH_KIND,
+        Some(tenant_id),
+        json!({"resource_id": resource_id}),
+    )
+    .coalesce(format!("{PUBLISH_KIND}:{resource_id}"))
+}
+
+/// Enqueues a publish of the resource now (after an enrollment, a revocation, a request).
+pub async fn request_publish(
+    queue: &Queue,
+    tenant_id: &str,
+    resource_id: &str,
+) -> Result<(), EdgeError> {
+    queue.enqueue(publish_job(tenant_id, resource_id)).await?;
+    Ok(())
+}
+
+struct RouteEvent;
+
+#[async_trait]
+impl JobHandler for RouteEvent {
+    async fn run(&self, ctx: &JobContext, job: &ClaimedJob) -> Result<(), JobError> {
+        let delivery: Delivery = serde_json::from_value(job.payload.clone())
+            .map_err(|e| JobError::Permanent(format!("bad delivery: {e}")))?;
+        let event = &delivery.event;
+        let mut resources = Vec::new();
+        if let Some(id) = event.payload["resource_id"].as_str() {
+            resources.push(id.to_string());
+        }
+        if let Some(previous) = previous_resource(ctx.db(), &delivery).await? {
+            resources.push(previous);
+        }
+        resources.dedup();
+        for resource_id in resources {
+            ctx.queue
+                .enqueue(publish_job(&event.tenant_id, &resource_id))
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+/// The resource a meeting was moved away from, read from its change's diff.
+async fn previous_resource(db: &Db, delivery: &Delivery) -> Result<Option<String>, JobError> {
+    let payload = &delivery.event.payload;
+    let (Some(meeting_id), Some(change_id)) = (
+        payload["meeting_id"].as_str(),
+        payload["change_id"].as_str(),
+    ) else {
+        return Ok(None);
+    };
+    let changes = meetings_store::changes(db, &delivery.event.tenant_id, meeting_id)
+        .await
+        .map_err(|e| JobError::Retry(e.to_string()))?;
+    Ok(changes
+        .iter()
+        .find(|c| c["id"] == change_id)
+        .and_then(|c| c["diff"]["resource_id"]["from"].as_str())
+        .map(str::to_string))
+}
+
+struct PublishSchedule {
+    edge: Edge,
+}
+
+#[async_trait]
+impl JobHandler for PublishSchedule {
+    async fn run(&self, ctx: &JobContext, job: &ClaimedJob) -> Result<(), JobError> {
+        let tenant_id = job
+            .tenant_id
+            .as_deref()
+            .ok_or_else(|| JobError::Permanent("publish job without tenant".into()))?;
+        let resource_id = job.payload["resource_id"]
+            .as_str()
+            .ok_or_else(|| JobError::Permanent("publish job without resource_id".into()))?;
+        match publish(&self.edge, ctx.db(), tenant_id, resource_id).await {
+            Ok(_) => Ok(()),
+            Err(EdgeError::NoSealer) => {
+                Err(JobError::Permanent("ENCRYPTION_KEYS is not set".into()))
+            }
+            Err(err) => Err(JobError::Retry(err.to_string())),
+        }
+    }
+}
+
+/// Publishes the resource's schedule now; `None` when no device ever enrolled for it.
+pub async fn publish(
+    edge: &Edge,
+    db: &Db,
+    tenant_id: &str,
+    resource_id: &str,
+) -> Result<Option<u64>, EdgeError> {
+    let sealer = edge.sealer()?;
+    let mut tx = db.begin_write().await?;
+    let Some((version, key)) =
+        store::next_snapshot(&mut tx, sealer, tenant_id, resource_id).await?
+    else {
+        return Ok(None);
+    };
+    let snapshot = build_snapshot(
+        db,
+        edge.config().snapshot_days,
+        tenant_id,
+        resource_id,
+        version,
+    )
+    .await?;
+    let meetings = snapshot.meetings.len();
+    let topic = topics::schedule(tenant_id, resource_id)
+        .map_err(|e| EdgeError::Broker(format!("topic: {e}")))?;
+    let sealed = seal::seal(
+        &key,
+        &topic,
+        &protocol::encode(&Message::ScheduleSnapshot(snapshot)),
+    );
+    edge.publish(&topic, sealed, true)?;
+    tx.commit().await?;
+    edge.metrics().edge_snapshots_published.inc();
+    tracing::info!(
+        tenant_id,
+        resource_id,
+        version,
+        meetings,
+        "schedule published"
+    );
+    Ok(Some(version))
+}
+
+async fn build_snapshot(
+    db: &Db,
+    days: u32,
+    tenant_id: &str,
+    resource_id: &str,
+    version: u64,
+) -> Result<ScheduleSnapshot, EdgeError> {
+    let resource = resources::get(db, tenant_id, resource_id)
+        .await
+        .map_err(|e| EdgeError::Broker(format!("resource: {e}")))?;
+    let settings = settings::load(db, tenant_id).await?;
+    let zone: chrono_tz::Tz = settings.time_zone.parse().unwrap_or(chrono_tz::UTC);
+    let now = Utc::now();
+    let midnight = now
+        .with_timezone(&zone)
+        .date_naive()
+        .and_time(NaiveTime::MIN);
+    let from = zone
+        .from_local_datetime(&midnight)
+        .earliest()
+        .map_or(now, |t| t.with_timezone(&Utc));
+    let to = from + Duration::days(i64::from(days) + 1);
+    let filter = ListFilter {
+        from: Some(from),
+        to: Some(to),
+        resource_id: Some(resource_id.to_string()),
+        limit: 1000,
+        ..ListFilter::default()
+    };
+    let (found, _) = meetings_store::list(db, tenant_id, &filter)
+        .await
+        .map_err(|e| EdgeError::Broker(format!("meetings: {e}")))?;
+    let mut meetings = Vec::new();
+    for meeting in &found {
+        let slots = meetings_store::occurrences(meeting, from, to)
+            .map_err(|e| EdgeError::Broker(format!("recurrence: {e}")))?;
+        meetings.extend(slots.into_iter().map(|slot| SnapshotMeeting {
+            start_ms: slot.start.timestamp_millis(),
+            end_ms: slot.end.timestamp_millis(),
+            ..snapshot_meeting(meeting)
+        }));
+    }
+    meetings.sort_by(|a, b| (a.start_ms, &a.id).cmp(&(b.start_ms, &b.id)));
+    Ok(ScheduleSnapshot {
+        resource_id: resource.id,
+        name: resource.name,
+        kind: resource.kind,
+        capacity: resource.capacity.and_then(|c| u32::try_from(c).ok()),
+        time_zone: settings.time_zone.clone(),
+        version,
+        generated_at: now.timestamp_millis(),
+        check_in_opens_minutes_before: settings.check_in.opens_minutes_before,
+        check_in_closes_minutes_after: settings.check_in.closes_minutes_after,
+        meetings,
+    })
+}
+
+fn snapshot_meeting(meeting: &Meeting) -> SnapshotMeeting {
+    SnapshotMeeting {
+        id: meeting.id.clone(),
+        title: meeting.title.clone(),
+        organizer_name: organizer_name(meeting),
+        start_ms: meeting.start.timestamp_millis(),
+        end_ms: meeting.end.timestamp_millis(),
+        status: meeting.status.into(),
+        checked_in: meeting.checked_in_at.is_some() || meeting.status == MeetingStatus::Attended,
+    }
+}
+
+/// The organizer's name as people call them (never an address): the organizer's participant
+/// name, else the first named participant, else nothing.
+fn organizer_name(meeting: &Meeting) -> String {
+    let organizer = meeting.organizer_email.as_deref();
+    meeting
+        .participants
+        .iter()
+        .find(|p| Some(p.email.as_str()) == organizer && p.name.is_some())
+        .or_else(|| meeting.participants.iter().find(|p| p.name.is_some()))
+        .and_then(|p| p.name.clone())
+        .unwrap_or_default()
+}

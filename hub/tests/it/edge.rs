@@ -1,0 +1,854 @@
+//! Edge devices end to end: enrollment over HTTP, a real hub with its embedded rumqttd (or the
+//! machine's Mosquitto when `CORBI_TEST_MQTT_URL` is set), and real `edge-agent`s.
+//!
+//! Every test makes its own tenant and device ids (UUIDs), so tests sharing one Mosquitto never
+//! see each other's topics.
+
+use std::{
+    net::SocketAddr,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use base64::{Engine as _, engine::general_purpose::STANDARD};
+use chrono::{DurationRound, Utc};
+use edge_agent::{
+    Agent, AgentConfig, ConnectionState, DeviceIdentity, DeviceOutcome, EnrollmentResponse,
+    SystemClock,
+};
+use reqwest::Method;
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use serde_json::{Value, json};
+use shared::protocol::{
+    self, CheckIn, CheckInOutcome, Heartbeat, Message, RefusalCode,
+    seal::{SealKey, open, seal},
+    topics,
+};
+use tokio::{
+    net::{TcpListener, TcpStream},
+    sync::watch,
+    task::JoinHandle,
+};
+
+use crate::on_both_engines;
+use crate::support::{Engine, World, booking, captured_logs, eventually, expect_error};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+/// Which broker a scenario runs on.
+#[derive(Debug, Clone, Copy)]
+enum Broker {
+    Embedded,
+    Mosquitto,
+}
+
+async fn world(engine: Engine, broker: Broker, rooms: &[&str]) -> World {
+    World::with_rooms_and(engine, rooms, |config| {
+        if let Broker::Mosquitto = broker {
+            config.mqtt_url = std::env::var("CORBI_TEST_MQTT_URL").unwrap_or_default();
+        }
+    })
+    .await
+}
+
+async fn enrollment_code(world: &World, room: &str) -> String {
+    let created = world
+        .hub
+        .call(
+            Method::POST,
+            &format!("/api/v1/resources/{room}/devices"),
+            Some(&world.acme.admin_token),
+            None,
+        )
+        .await;
+    assert_eq!(created.status(), 201);
+    let body: Value = created.json().await.expect("json");
+    assert!(
+        body["expires_at"]
+            .as_str()
+            .expect("expires_at")
+            .ends_with('Z')
+    );
+    body["enrollment_code"].as_str().expect("code").to_string()
+}
+
+async fn enroll_code(world: &World, code: &str) -> reqwest::Response {
+    world
+        .hub
+        .call(
+            Method::POST,
+            "/api/v1/devices/enroll",
+            None,
+            Some(json!({"enrollment_code": code})),
+        )
+        .await
+}
+
+async fn enroll(world: &World, room: &str) -> EnrollmentResponse {
+    let code = enrollment_code(world, room).await;
+    let answer = enroll_code(world, &code).await;
+    assert_eq!(answer.status(), 200);
+    answer.json().await.expect("enrollment JSON")
+}
+
+fn start_agent(
+    enrollment: &EnrollmentResponse,
+    dir: &std::path::Path,
+    url: Option<String>,
+) -> Agent {
+    let identity = DeviceIdentity::from_enrollment(enrollment.clone()).expect("identity checks");
+    let mut config = AgentConfig::new(dir);
+    config.mqtt_url = url;
+    config.reconnect = edge_agent::logic::Backoff {
+        initial: embassy_time::Duration::from_millis(50),
+        max: embassy_time::Duration::from_millis(300),
+    };
+    config.keep_alive = embassy_time::Duration::from_secs(5);
+    config.housekeeping_every = embassy_time::Duration::from_millis(300);
+    Agent::start(config, identity, Arc::new(SystemClock)).expect("agent starts")
+}
+
+fn titles(agent: &Agent) -> Vec<String> {
+    agent
+        .snapshot()
+        .map(|c| {
+            c.snapshot
+                .meetings
+                .iter()
+                .map(|m| m.title.clone())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A booking for today or tomorrow (inside the published window) starting `minutes` from now.
+fn soon(room: &str, title: &str, minutes: i64, length: i64) -> Value {
+    let start = (Utc::now() + chrono::Duration::minutes(minutes))
+        .duration_trunc(chrono::Duration::minutes(1))
+        .expect("rounds");
+    let end = start + chrono::Duration::minutes(length);
+    json!({
+        "title": title, "start": start.to_rfc3339(), "end": end.to_rfc3339(), "time_zone": "UTC",
+        "resource_id": room, "participants": [{"email": "ana@example.com", "name": "Ana"}],
+    })
+}
+
+fn key(text: &str) -> SealKey {
+    SealKey::from_slice(&STANDARD.decode(text).expect("base64")).expect("32 bytes")
+}
+
+async fn metrics(world: &World) -> String {
+    world
+        .hub
+        .call(Method::GET, "/metrics", None, None)
+        .await
+        .text()
+        .await
+        .expect("metrics text")
+}
+
+fn dropped(metrics: &str, reason: &str) -> u64 {
+    let prefix = format!("corbi_edge_messages_dropped_total{{what=\"{reason}\"}} ");
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+async fn inbox_keys(world: &World, device: &str) -> Vec<String> {
+    hub::edge::store::inbox(world.hub.db(), &world.acme.tenant_id, device)
+        .await
+        .expect("inbox")
+        .into_iter()
+        .map(|e| e.idempotency_key)
+        .collect()
+}
+
+/// Publishes received: topic and payload.
+type Received = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
+
+/// A raw MQTT client logged in as a device, recording every publish it receives.
+struct RawClient {
+    client: AsyncClient,
+    received: Received,
+    connected: watch::Receiver<Option<bool>>,
+    task: JoinHandle<()>,
+}
+
+impl RawClient {
+    fn connect(url: &str, client_id: &str, login: Option<(&str, &str)>) -> RawClient {
+        let url = url::Url::parse(url).expect("mqtt url");
+        let mut options = MqttOptions::new(
+            client_id,
+            url.host_str().expect("host"),
+            url.port().unwrap_or(1883),
+        );
+        options.set_max_packet_size(1 << 20, 1 << 20);
+        if let Some((user, password)) = login {
+            options.set_credentials(user, password);
+        }
+        let (client, mut eventloop) = AsyncClient::new(options, 100);
+        let received: Received = Arc::default();
+        let (state, connected) = watch::channel(None);
+        let sink = received.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                match eventloop.poll().await {
+                    Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                        state.send_replace(Some(true));
+                    }
+                    Ok(Event::Incoming(Packet::Publish(p))) => {
+                        sink.lock()
+                            .expect("lock")
+                            .push((p.topic.clone(), p.payload.to_vec()));
+                    }
+                    Ok(_) => {}
+                    Err(_) => {
+                        state.send_replace(Some(false));
+                        return;
+                    }
+                }
+            }
+        });
+        RawClient {
+            client,
+            received,
+            connected,
+            task,
+        }
+    }
+
+    async fn outcome(&mut self) -> bool {
+        let outcome = tokio::time::timeout(WAIT, self.connected.wait_for(Option::is_some))
+            .await
+            .expect("connection outcome in time")
+            .expect("watch open");
+        outcome.unwrap_or(false)
+    }
+
+    fn received(&self) -> Vec<(String, Vec<u8>)> {
+        self.received.lock().expect("lock").clone()
+    }
+}
+
+impl Drop for RawClient {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn broker_url(world: &World, enrollment: &EnrollmentResponse) -> String {
+    assert_eq!(enrollment.mqtt.url, world.hub.hub.state.edge.device_url());
+    enrollment.mqtt.url.clone()
+}
+
+on_both_engines! {
+    async fn enrollment_hands_out_a_working_identity_once(engine: Engine) {
+        let world = world(engine, Broker::Embedded, &["Atlas"]).await;
+        let room = &world.rooms[0];
+        let hub = &world.hub;
+
+        let member = hub.call(Method::POST, &format!("/api/v1/resources/{room}/devices"), Some(&world.acme.member_token), None).await;
+        expect_error(member, 403, "FORBIDDEN").await;
+        let globex = hub.seed("globex").await;
+        let foreign = hub.call(Method::POST, &format!("/api/v1/resources/{room}/devices"), Some(&globex.admin_token), None).await;
+        expect_error(foreign, 404, "NOT_FOUND").await;
+        let unknown = hub.call(Method::POST, "/api/v1/resources/nope/devices", Some(&world.acme.admin_token), None).await;
+        expect_error(unknown, 404, "NOT_FOUND").await;
+        let anonymous = hub.call(Method::POST, &format!("/api/v1/resources/{room}/devices"), None, None).await;
+        expect_error(anonymous, 401, "UNAUTHENTICATED").await;
+
+        expect_error(enroll_code(&world, "ABCD-EFGH-JKMN-PQRS-TUVW").await, 401, "UNAUTHENTICATED").await;
+        expect_error(enroll_code(&world, "").await, 422, "VALIDATION_FAILED").await;
+        let extra = hub.call(Method::POST, "/api/v1/devices/enroll", None, Some(json!({"code": "x"}))).await;
+        expect_error(extra, 422, "VALIDATION_FAILED").await;
+        let expired = hub::edge::store::create_enrollment(hub.db(), &world.acme.tenant_id, room, "admin", chrono::Duration::minutes(-1))
+            .await
+            .expect("expired code stored");
+        expect_error(enroll_code(&world, &expired.code).await, 401, "UNAUTHENTICATED").await;
+
+        let code = enrollment_code(&world, room).await;
+        let answer = enroll_code(&world, &code.to_lowercase().replace('-', "")).await;
+        assert_eq!(answer.status(), 200, "case and dashes do not matter");
+        let enrollment: EnrollmentResponse = answer.json().await.expect("the agent's own type parses it");
+        DeviceIdentity::from_enrollment(enrollment.clone()).expect("topics and keys check out");
+        assert_eq!(&enrollment.resource_id, room);
+        assert_eq!(enrollment.tenant_id, world.acme.tenant_id);
+        assert_eq!(enrollment.mqtt.username, enrollment.device_id);
+        expect_error(enroll_code(&world, &code).await, 401, "UNAUTHENTICATED").await;
+
+        let actor = hub::auth::store::authenticate(hub.db(), enrollment.device_token.expose()).await.expect("device token works");
+        assert_eq!(actor.actor_type, shared::ActorType::Device);
+        assert_eq!(actor.resource_id.as_deref(), Some(room.as_str()));
+        let reads = hub.call(Method::GET, "/api/v1/calendar/events", Some(enrollment.device_token.expose()), None).await;
+        assert_eq!(reads.status(), 200);
+
+        let stored: Vec<String> = sqlx::query_scalar("SELECT mqtt_password_hash FROM devices")
+            .fetch_all(hub.db().pool()).await.expect("devices");
+        assert_eq!(stored.len(), 1);
+        assert_ne!(stored[0], enrollment.mqtt.password.expose(), "stored hashed");
+        let sealed: String = sqlx::query_scalar("SELECT device_key_sealed FROM devices")
+            .fetch_one(hub.db().pool()).await.expect("device");
+        assert!(!sealed.contains(enrollment.keys.device_key.expose()), "key sealed at rest");
+
+        let list = hub.call(Method::GET, &format!("/api/v1/resources/{room}/devices"), Some(&world.acme.admin_token), None).await;
+        let list: Value = list.json().await.expect("json");
+        assert_eq!(list["items"][0]["id"], enrollment.device_id.as_str());
+        let member_list = hub.call(Method::GET, &format!("/api/v1/resources/{room}/devices"), Some(&world.acme.member_token), None).await;
+        expect_error(member_list, 403, "FORBIDDEN").await;
+        let logs = captured_logs();
+        assert!(!logs.contains(&code), "enrollment codes never reach the logs");
+        assert!(!logs.contains(enrollment.mqtt.password.expose()));
+    }
+}
+
+on_both_engines! {
+    async fn a_revoked_device_is_cut_off(engine: Engine) {
+        let world = world(engine, Broker::Embedded, &["Atlas"]).await;
+        let room = &world.rooms[0];
+        let enrollment = enroll(&world, room).await;
+        let url = broker_url(&world, &enrollment);
+        let dir = tempfile::tempdir().expect("dir");
+        let agent = start_agent(&enrollment, dir.path(), None);
+        eventually(WAIT, "the agent's first schedule", || async { agent.snapshot().is_some() }).await;
+
+        let revoke_path = format!("/api/v1/devices/{}/revoke", enrollment.device_id);
+        let member = world.hub.call(Method::POST, &revoke_path, Some(&world.acme.member_token), None).await;
+        expect_error(member, 403, "FORBIDDEN").await;
+        let globex = world.hub.seed("globex").await;
+        let foreign = world.hub.call(Method::POST, &revoke_path, Some(&globex.admin_token), None).await;
+        expect_error(foreign, 404, "NOT_FOUND").await;
+        let revoked = world.hub.call(Method::POST, &revoke_path, Some(&world.acme.admin_token), None).await;
+        assert_eq!(revoked.status(), 200);
+        let body: Value = revoked.json().await.expect("json");
+        assert!(body["revoked_at"].is_string());
+
+        let token = world.hub.call(Method::GET, "/api/v1/calendar/events", Some(enrollment.device_token.expose()), None).await;
+        expect_error(token, 401, "UNAUTHENTICATED").await;
+        eventually(WAIT, "the agent to lose its session", || async {
+            agent.connection_state() == ConnectionState::Offline
+        }).await;
+        let mut login = RawClient::connect(&url, &enrollment.device_id, Some((&enrollment.mqtt.username, enrollment.mqtt.password.expose())));
+        assert!(!login.outcome().await, "the broker refuses the revoked login");
+
+        let version = agent.snapshot().map(|c| c.snapshot.version);
+        let generation: i64 = sqlx::query_scalar("SELECT key_generation FROM edge_resources")
+            .fetch_one(world.hub.db().pool()).await.expect("resource key");
+        assert_eq!(generation, 2, "the resource key was rotated");
+        let booked = world.book(&world.acme.member_token, soon(room, "After revocation", 60, 30)).await;
+        assert_eq!(booked.status(), 201);
+        let published = version.unwrap_or(0) + 1;
+        eventually(WAIT, "the booking published under the new key", || async {
+            sqlx::query_scalar::<_, i64>("SELECT snapshot_version FROM edge_resources")
+                .fetch_one(world.hub.db().pool())
+                .await
+                .is_ok_and(|v| u64::try_from(v).unwrap_or(0) > published)
+        })
+        .await;
+        assert_eq!(agent.snapshot().map(|c| c.snapshot.version), version, "nothing new reaches it");
+        assert!(agent.connection_state() != ConnectionState::Online);
+        agent.shutdown().await;
+    }
+}
+
+async fn each_agent_gets_only_its_own_schedule(engine: Engine, broker: Broker) {
+    let world = world(engine, broker, &["Atlas", "Borealis"]).await;
+    let (atlas, borealis) = (&world.rooms[0], &world.rooms[1]);
+    let a = enroll(&world, atlas).await;
+    let b = enroll(&world, borealis).await;
+    let (dir_a, dir_b) = (
+        tempfile::tempdir().expect("dir"),
+        tempfile::tempdir().expect("dir"),
+    );
+    let agent_a = start_agent(&a, dir_a.path(), None);
+    let agent_b = start_agent(&b, dir_b.path(), None);
+
+    let booked = world
+        .book(
+            &world.acme.member_token,
+            soon(atlas, "Atlas planning", 90, 30),
+        )
+        .await;
+    assert_eq!(booked.status(), 201);
+    let booked = world
+        .book(
+            &world.acme.member_token,
+            soon(borealis, "Borealis review", 120, 30),
+        )
+        .await;
+    assert_eq!(booked.status(), 201);
+    eventually(WAIT, "each agent's booking", || async {
+        titles(&agent_a) == ["Atlas planning"] && titles(&agent_b) == ["Borealis review"]
+    })
+    .await;
+    let snapshot = agent_a.snapshot().expect("cached").snapshot;
+    assert_eq!(&snapshot.resource_id, atlas);
+    assert_eq!(snapshot.name, "Atlas");
+    assert_eq!(snapshot.check_in_opens_minutes_before, 15);
+    assert_eq!(snapshot.meetings[0].organizer_name, "Ana");
+
+    let before = agent_a.snapshot().expect("cached").snapshot.version;
+    let cancel_id: Value = world
+        .book(&world.acme.member_token, soon(atlas, "Short sync", 200, 15))
+        .await
+        .json()
+        .await
+        .expect("json");
+    let id = cancel_id["id"].as_str().expect("id");
+    eventually(WAIT, "the second booking", || async {
+        titles(&agent_a).len() == 2
+    })
+    .await;
+    let cancelled = world
+        .hub
+        .call(
+            Method::POST,
+            &format!("/api/v1/calendar/events/{id}/cancel"),
+            Some(&world.acme.member_token),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(cancelled.status(), 200);
+    eventually(WAIT, "the cancellation", || async {
+        agent_a.snapshot().is_some_and(|c| {
+            c.snapshot
+                .meetings
+                .iter()
+                .any(|m| m.id == id && m.status == shared::protocol::SnapshotStatus::Cancelled)
+        })
+    })
+    .await;
+    assert!(
+        agent_a.snapshot().expect("cached").snapshot.version > before,
+        "versions only grow"
+    );
+    assert_eq!(titles(&agent_b), ["Borealis review"]);
+
+    let listed: Value = world
+        .hub
+        .call(
+            Method::GET,
+            &format!("/api/v1/calendar/events?resource_id={atlas}"),
+            Some(&world.acme.member_token),
+            None,
+        )
+        .await
+        .json()
+        .await
+        .expect("json");
+    let planning = listed["items"]
+        .as_array()
+        .and_then(|items| items.iter().find(|m| m["title"] == "Atlas planning"))
+        .and_then(|m| m["id"].as_str())
+        .expect("the Atlas booking")
+        .to_string();
+    let moved = world
+        .hub
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/calendar/events/{planning}"),
+            Some(&world.acme.member_token),
+            Some(json!({"resource_id": borealis})),
+        )
+        .await;
+    assert_eq!(moved.status(), 200);
+    eventually(WAIT, "the move to reach both rooms", || async {
+        !titles(&agent_a).contains(&"Atlas planning".to_string())
+            && titles(&agent_b).contains(&"Atlas planning".to_string())
+    })
+    .await;
+    agent_a.shutdown().await;
+    agent_b.shutdown().await;
+}
+
+on_both_engines! {
+    async fn two_agents_get_their_own_schedules(engine: Engine) {
+        each_agent_gets_only_its_own_schedule(engine, Broker::Embedded).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(corbi_mqtt),
+    ignore = "needs an external broker: set CORBI_TEST_MQTT_URL"
+)]
+async fn two_agents_get_their_own_schedules_on_mosquitto() {
+    each_agent_gets_only_its_own_schedule(Engine::Sqlite, Broker::Mosquitto).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nosy_device_reads_nothing_and_forges_nothing() {
+    let world = world(Engine::Sqlite, Broker::Embedded, &["Atlas", "Borealis"]).await;
+    let (atlas, borealis) = (&world.rooms[0], &world.rooms[1]);
+    let nosy = enroll(&world, atlas).await;
+    let victim = enroll(&world, borealis).await;
+    let url = broker_url(&world, &nosy);
+    let dir = tempfile::tempdir().expect("dir");
+    let victim_agent = start_agent(&victim, dir.path(), None);
+
+    let mut spy = RawClient::connect(
+        &url,
+        &nosy.device_id,
+        Some((&nosy.mqtt.username, nosy.mqtt.password.expose())),
+    );
+    assert!(spy.outcome().await, "an enrolled device logs in");
+    spy.client
+        .subscribe("#", QoS::AtLeastOnce)
+        .await
+        .expect("subscribe");
+    let booked = world
+        .book(
+            &world.acme.member_token,
+            soon(borealis, "Secret board meeting", 60, 30),
+        )
+        .await;
+    assert_eq!(booked.status(), 201);
+    eventually(WAIT, "the victim's schedule", || async {
+        titles(&victim_agent) == ["Secret board meeting"]
+    })
+    .await;
+    let victim_schedule = topics::schedule(&victim.tenant_id, &victim.resource_id).expect("topic");
+    eventually(WAIT, "the spy to see the victim's schedule", || async {
+        spy.received().iter().any(|(t, _)| *t == victim_schedule)
+    })
+    .await;
+    let my_keys = [
+        key(nosy.keys.resource_key.expose()),
+        key(nosy.keys.device_key.expose()),
+    ];
+    for (topic, payload) in spy.received() {
+        if topic.starts_with(&format!("corbi/v1/{}/res/{atlas}/", nosy.tenant_id)) {
+            continue;
+        }
+        for k in &my_keys {
+            assert!(
+                open(k, &topic, &payload).is_err(),
+                "{topic} opened with the spy's key"
+            );
+        }
+        assert!(!String::from_utf8_lossy(&payload).contains("Secret board meeting"));
+    }
+
+    let check_in = |device: &str| {
+        protocol::encode(&Message::CheckIn(CheckIn {
+            meeting_id: "m".into(),
+            device_id: device.into(),
+            at_ms: Utc::now().timestamp_millis(),
+            idempotency_key: uuid::Uuid::new_v4().to_string(),
+        }))
+    };
+    let device_key = key(nosy.keys.device_key.expose());
+    let victim_up =
+        topics::up(&victim.tenant_id, &victim.resource_id, &victim.device_id).expect("topic");
+    let other_room_as_me = topics::up(&nosy.tenant_id, borealis, &nosy.device_id).expect("topic");
+    let my_up = topics::up(&nosy.tenant_id, &nosy.resource_id, &nosy.device_id).expect("topic");
+    let forgeries = [
+        (
+            victim_up.clone(),
+            seal(&device_key, &victim_up, &check_in(&victim.device_id)),
+        ),
+        (
+            other_room_as_me.clone(),
+            seal(&device_key, &other_room_as_me, &check_in(&nosy.device_id)),
+        ),
+        (
+            my_up.clone(),
+            seal(&device_key, &my_up, &check_in(&victim.device_id)),
+        ),
+    ];
+    for (topic, payload) in forgeries {
+        spy.client
+            .publish(topic, QoS::AtLeastOnce, false, payload)
+            .await
+            .expect("publish");
+    }
+    eventually(WAIT, "the three forgeries dropped", || async {
+        let m = metrics(&world).await;
+        dropped(&m, "seal") >= 1
+            && dropped(&m, "wrong_resource") >= 1
+            && dropped(&m, "wrong_device") >= 1
+    })
+    .await;
+    assert!(inbox_keys(&world, &victim.device_id).await.is_empty());
+    assert!(inbox_keys(&world, &nosy.device_id).await.is_empty());
+    victim_agent.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_payloads_are_dropped_and_the_hub_keeps_serving() {
+    let world = world(Engine::Sqlite, Broker::Embedded, &["Atlas"]).await;
+    let device = enroll(&world, &world.rooms[0]).await;
+    let url = broker_url(&world, &device);
+    let mut raw = RawClient::connect(
+        &url,
+        &device.device_id,
+        Some((&device.mqtt.username, device.mqtt.password.expose())),
+    );
+    assert!(raw.outcome().await);
+    let up = topics::up(&device.tenant_id, &device.resource_id, &device.device_id).expect("topic");
+    let k = key(device.keys.device_key.expose());
+    let bad: Vec<Vec<u8>> = vec![
+        Vec::new(),
+        b"not a seal".to_vec(),
+        seal(&k, &up, b"\x01\xff\xff garbage"),
+        seal(&k, &up, &[9, 0]),
+        seal(
+            &k,
+            &up,
+            &protocol::encode(&Message::CheckIn(CheckIn {
+                meeting_id: "m".into(),
+                device_id: device.device_id.clone(),
+                at_ms: (Utc::now() - chrono::Duration::days(3)).timestamp_millis(),
+                idempotency_key: "old".into(),
+            })),
+        ),
+    ];
+    for payload in bad {
+        raw.client
+            .publish(&up, QoS::AtLeastOnce, false, payload)
+            .await
+            .expect("publish");
+    }
+    raw.client
+        .publish(
+            &up,
+            QoS::AtLeastOnce,
+            false,
+            seal(
+                &k,
+                &up,
+                &protocol::encode(&Message::Heartbeat(Heartbeat {
+                    device_id: device.device_id.clone(),
+                    agent_version: "9.9.9".into(),
+                    cache_version: Some(3),
+                    outbox_len: 0,
+                })),
+            ),
+        )
+        .await
+        .expect("publish");
+    let devices_path = format!("/api/v1/resources/{}/devices", world.rooms[0]);
+    eventually(WAIT, "the heartbeat after the garbage", || async {
+        let list: Value = world
+            .hub
+            .call(
+                Method::GET,
+                &devices_path,
+                Some(&world.acme.admin_token),
+                None,
+            )
+            .await
+            .json()
+            .await
+            .expect("json");
+        list["items"][0]["agent_version"] == "9.9.9" && list["items"][0]["last_seen_at"].is_string()
+    })
+    .await;
+    let version = || async {
+        sqlx::query_scalar::<_, i64>("SELECT snapshot_version FROM edge_resources")
+            .fetch_one(world.hub.db().pool())
+            .await
+            .expect("resource state")
+    };
+    let before = version().await;
+    let request = Message::SnapshotRequest(shared::protocol::SnapshotRequest {
+        device_id: device.device_id.clone(),
+        have_version: None,
+    });
+    raw.client
+        .publish(
+            &up,
+            QoS::AtLeastOnce,
+            false,
+            seal(&k, &up, &protocol::encode(&request)),
+        )
+        .await
+        .expect("publish");
+    eventually(WAIT, "a republish on request", || async {
+        version().await > before
+    })
+    .await;
+    let m = metrics(&world).await;
+    assert!(dropped(&m, "malformed") >= 3, "{m}");
+    assert!(dropped(&m, "stale") >= 1, "{m}");
+    assert!(captured_logs().contains("dropped a device message"));
+    assert!(
+        inbox_keys(&world, &device.device_id).await.is_empty(),
+        "the stale check-in was not stored"
+    );
+}
+
+async fn offline_check_ins_arrive_once_in_order(engine: Engine, broker: Broker) {
+    let world = world(engine, broker, &["Atlas"]).await;
+    let room = &world.rooms[0];
+    let device = enroll(&world, room).await;
+    let proxy = Proxy::start(&device.mqtt.url).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let agent = start_agent(&device, dir.path(), Some(proxy.url()));
+    let booked = world
+        .book(&world.acme.member_token, soon(room, "Stand-up", 5, 30))
+        .await;
+    assert_eq!(booked.status(), 201);
+    let meeting: Value = booked.json().await.expect("json");
+    let meeting_id = meeting["id"].as_str().expect("id").to_string();
+    eventually(WAIT, "the meeting on the agent", || async {
+        titles(&agent) == ["Stand-up"]
+    })
+    .await;
+
+    proxy.cut();
+    eventually(WAIT, "the agent offline", || async {
+        agent.connection_state() == ConnectionState::Offline
+    })
+    .await;
+    let pending: Vec<_> = (0..20)
+        .map(|_| agent.check_in(&meeting_id).expect("queued"))
+        .collect();
+    let keys: Vec<String> = pending.iter().map(|p| p.idempotency_key.clone()).collect();
+    assert_eq!(agent.outbox_len().expect("outbox"), 20);
+    assert!(inbox_keys(&world, &device.device_id).await.is_empty());
+    proxy.restore();
+
+    eventually(WAIT, "all 20 in the hub's inbox", || async {
+        inbox_keys(&world, &device.device_id).await.len() >= 20
+    })
+    .await;
+    assert_eq!(
+        inbox_keys(&world, &device.device_id).await,
+        keys,
+        "exactly once, in order"
+    );
+    for p in pending {
+        let outcome = tokio::time::timeout(WAIT, p.outcome())
+            .await
+            .expect("answered")
+            .expect("agent alive");
+        assert!(
+            matches!(
+                outcome,
+                DeviceOutcome::CheckIn(CheckInOutcome::Refused {
+                    reason: RefusalCode::Unavailable,
+                    ..
+                })
+            ),
+            "{outcome:?}"
+        );
+    }
+    eventually(WAIT, "the agent's outbox drained", || async {
+        agent.outbox_len().is_ok_and(|n| n == 0)
+    })
+    .await;
+    assert_eq!(
+        inbox_keys(&world, &device.device_id).await.len(),
+        20,
+        "replays are not stored twice"
+    );
+    agent.shutdown().await;
+}
+
+on_both_engines! {
+    async fn twenty_offline_check_ins_arrive_once_in_order(engine: Engine) {
+        offline_check_ins_arrive_once_in_order(engine, Broker::Embedded).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(corbi_mqtt),
+    ignore = "needs an external broker: set CORBI_TEST_MQTT_URL"
+)]
+async fn twenty_offline_check_ins_arrive_once_in_order_on_mosquitto() {
+    offline_check_ins_arrive_once_in_order(Engine::Sqlite, Broker::Mosquitto).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_far_future_booking_is_not_published_but_today_is() {
+    let world = world(Engine::Sqlite, Broker::Embedded, &["Atlas"]).await;
+    let room = &world.rooms[0];
+    let device = enroll(&world, room).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let agent = start_agent(&device, dir.path(), None);
+    let far = world
+        .book(
+            &world.acme.member_token,
+            booking(room, "Next year", "2099-03-02", "10:00", "11:00"),
+        )
+        .await;
+    assert_eq!(far.status(), 201);
+    let near = world
+        .book(&world.acme.member_token, soon(room, "Today", 30, 30))
+        .await;
+    assert_eq!(near.status(), 201);
+    eventually(WAIT, "today's booking", || async {
+        titles(&agent).contains(&"Today".to_string())
+    })
+    .await;
+    assert_eq!(
+        titles(&agent),
+        ["Today"],
+        "only today plus the configured days"
+    );
+    agent.shutdown().await;
+}
+
+/// A TCP proxy in front of the broker that can drop all its connections, as if the network
+/// went away.
+struct Proxy {
+    addr: SocketAddr,
+    up: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl Proxy {
+    async fn start(broker_url: &str) -> Proxy {
+        let url = url::Url::parse(broker_url).expect("url");
+        let upstream =
+            tokio::net::lookup_host((url.host_str().expect("host"), url.port().unwrap_or(1883)))
+                .await
+                .expect("resolves")
+                .next()
+                .expect("address");
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let up = watch::Sender::new(true);
+        let task = tokio::spawn(accept(listener, upstream, up.clone()));
+        Proxy { addr, up, task }
+    }
+
+    fn url(&self) -> String {
+        format!("mqtt://{}", self.addr)
+    }
+
+    fn cut(&self) {
+        self.up.send_replace(false);
+    }
+
+    fn restore(&self) {
+        self.up.send_replace(true);
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn accept(listener: TcpListener, upstream: SocketAddr, up: watch::Sender<bool>) {
+    while let Ok((mut client, _)) = listener.accept().await {
+        if !*up.borrow() {
+            continue;
+        }
+        let mut down = up.subscribe();
+        tokio::spawn(async move {
+            let Ok(mut server) = TcpStream::connect(upstream).await else {
+                return;
+            };
+            tokio::select! {
+                _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                _ = down.wait_for(|up| !*up) => {}
+            }
+        });
+    }
+}
