@@ -102,6 +102,11 @@ impl ApiError {
         ApiError::new(ErrorCode::ValidationFailed, message).with_details(json!({"fields": fields}))
     }
 
+    /// The speakable sentence (devices show it as is).
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
     /// The contract code, for tests and metrics.
     pub fn code(&self) -> ErrorCode {
         self.code

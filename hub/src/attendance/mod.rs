@@ -7,6 +7,8 @@
 //! check-in racing the sweep has exactly one outcome. Recurring series are not tracked: their
 //! status stays SCHEDULED and check-in on them is refused with a sentence.
 
+pub mod device;
+
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -214,8 +216,8 @@ pub async fn check_in(
 }
 
 /// Whether a device may act on a resource: only on the one it is bound to.
-fn device_may_use(_actor: &Actor, _resource_id: Option<&str>) -> bool {
-    false
+fn device_may_use(actor: &Actor, resource_id: Option<&str>) -> bool {
+    actor.resource_id.is_some() && actor.resource_id.as_deref() == resource_id
 }
 
 /// Books the room now at the door: 15, 30 or 60 minutes from `now`, shortened to end when the
@@ -236,6 +238,9 @@ pub async fn walk_up(
             "Walk-up bookings last 15, 30 or 60 minutes.".into(),
         )
         .into());
+    }
+    if actor.actor_type == ActorType::Device && !device_may_use(actor, Some(resource_id)) {
+        return Err(AttendanceError::WrongDevice);
     }
     if let Some(first) = crate::meetings::service::replayed(state, actor, Some(key)).await? {
         return Ok(first);

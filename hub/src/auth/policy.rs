@@ -52,6 +52,21 @@ pub fn require_admin(actor: &Actor) -> Result<(), Refusal> {
     }
 }
 
+/// Booking a resource: a device books only the resource it is bound to (walk-up at the door);
+/// everyone else books any resource of the tenant.
+pub fn may_book(actor: &Actor, resource_id: Option<&str>) -> Result<(), Refusal> {
+    if actor.actor_type != ActorType::Device
+        || (resource_id.is_some() && actor.resource_id.as_deref() == resource_id)
+    {
+        Ok(())
+    } else {
+        Err(Refusal {
+            code: ErrorCode::Forbidden,
+            sentence: "This device can only book the room it belongs to.",
+        })
+    }
+}
+
 /// Updating or cancelling a meeting: an AI only what an AI created, a member what they created,
 /// an admin anything in the tenant. Devices and others may not.
 pub fn may_change_meeting(

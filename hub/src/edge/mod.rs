@@ -30,7 +30,7 @@ use std::{net::SocketAddr, sync::Arc};
 use async_trait::async_trait;
 use shared::{
     ErrorCode,
-    protocol::{CheckIn, CheckInOutcome, RefusalCode, WalkUpOutcome, WalkUpRequest},
+    protocol::{CheckIn, CheckInOutcome, WalkUpOutcome, WalkUpRequest},
 };
 
 pub use link::Edge;
@@ -134,33 +134,9 @@ pub trait DeviceRequests: Send + Sync + 'static {
     ) -> WalkUpOutcome;
 }
 
-/// Until attendance lands: every request is refused as unavailable, so the device tells the
-/// person to use the app instead of waiting.
-pub struct NotYetAvailable;
-
-const NOT_YET: &str =
-    "Check-in and booking at the room are not available yet. Please use the CORBI app.";
-
-#[async_trait]
-impl DeviceRequests for NotYetAvailable {
-    async fn check_in(&self, _: &AppState, _: &DeviceRef, _: &CheckIn) -> CheckInOutcome {
-        CheckInOutcome::Refused {
-            reason: RefusalCode::Unavailable,
-            sentence: NOT_YET.into(),
-        }
-    }
-
-    async fn walk_up(&self, _: &AppState, _: &DeviceRef, _: &WalkUpRequest) -> WalkUpOutcome {
-        WalkUpOutcome::Refused {
-            reason: RefusalCode::Unavailable,
-            sentence: NOT_YET.into(),
-        }
-    }
-}
-
 /// The request handlers of this build: the one place the attendance capability plugs in.
 pub fn device_requests() -> Arc<dyn DeviceRequests> {
-    Arc::new(NotYetAvailable)
+    Arc::new(crate::attendance::device::AtTheDoor)
 }
 
 /// Where the broker is, for `hub demo` and tests.

@@ -77,6 +77,7 @@ pub async fn create(
     }
     let settings = settings::load(&state.db, &actor.tenant_id).await?;
     let draft = validate::new_meeting(input, &settings.time_zone, Utc::now())?;
+    policy::may_book(actor, draft.resource_id.as_deref())?;
     let target = target_for(state, actor, draft.resource_id.as_deref(), &settings).await?;
     let connection = connection_for(&state.google, &actor.tenant_id, &target).await?;
     let meeting = new_row(state, actor, &draft, &target, &connection).await?;

@@ -20,7 +20,7 @@ use reqwest::Method;
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use serde_json::{Value, json};
 use shared::protocol::{
-    self, CheckIn, CheckInOutcome, Heartbeat, Message, RefusalCode,
+    self, CheckIn, CheckInOutcome, Heartbeat, Message,
     seal::{SealKey, open, seal},
     topics,
 };
@@ -727,14 +727,33 @@ async fn offline_check_ins_arrive_once_in_order(engine: Engine, broker: Broker) 
         assert!(
             matches!(
                 outcome,
-                DeviceOutcome::CheckIn(CheckInOutcome::Refused {
-                    reason: RefusalCode::Unavailable,
-                    ..
+                DeviceOutcome::CheckIn(CheckInOutcome::Accepted {
+                    status: shared::protocol::SnapshotStatus::Attended,
                 })
             ),
             "{outcome:?}"
         );
     }
+    let changes: Value = world
+        .hub
+        .call(
+            Method::GET,
+            &format!("/api/v1/calendar/events/{meeting_id}/changes"),
+            Some(&world.acme.admin_token),
+            None,
+        )
+        .await
+        .json()
+        .await
+        .expect("json");
+    let attended: Vec<&Value> = changes["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter(|c| c["change_type"] == "ATTENDED")
+        .collect();
+    assert_eq!(attended.len(), 1, "twenty check-ins, one attendance");
+    assert_eq!(attended[0]["actor_type"], "DEVICE");
     eventually(WAIT, "the agent's outbox drained", || async {
         agent.outbox_len().is_ok_and(|n| n == 0)
     })
@@ -850,5 +869,44 @@ async fn accept(listener: TcpListener, upstream: SocketAddr, up: watch::Sender<b
                 _ = down.wait_for(|up| !*up) => {}
             }
         });
+    }
+}
+
+on_both_engines! {
+    async fn devices_check_in_and_book_at_the_door_only_for_their_room(engine: Engine) {
+        let world = world(engine, Broker::Embedded, &["Atlas", "Borealis"]).await;
+        let (atlas, borealis) = (world.rooms[0].clone(), world.rooms[1].clone());
+        let tablet = enroll(&world, &atlas).await;
+        let door = enroll(&world, &borealis).await;
+        let here: Value = world.book(&world.acme.member_token, soon(&atlas, "Here", 5, 30)).await.json().await.expect("json");
+        let there: Value = world.book(&world.acme.member_token, soon(&borealis, "There", 90, 30)).await.json().await.expect("json");
+        let show = |id: &Value| format!("/api/v1/calendar/events/{}/show", id["id"].as_str().expect("id"));
+
+        expect_error(world.hub.call(Method::POST, &show(&there), Some(tablet.device_token.expose()), None).await, 403, "FORBIDDEN").await;
+        let checked: Value = world.hub.call(Method::POST, &show(&here), Some(tablet.device_token.expose()), None).await.json().await.expect("json");
+        assert_eq!(checked["status"], "ATTENDED");
+        expect_error(world.book(tablet.device_token.expose(), soon(&borealis, "Not mine", 200, 30)).await, 403, "FORBIDDEN").await;
+
+        let dir = tempfile::tempdir().expect("dir");
+        let agent = start_agent(&door, dir.path(), None);
+        eventually(WAIT, "the door device is online", || async { agent.connection_state() == ConnectionState::Online }).await;
+        let pending = agent.book_walk_up(30, "Quick sync").expect("queued");
+        let outcome = tokio::time::timeout(WAIT, pending.outcome()).await.expect("answered").expect("agent alive");
+        let DeviceOutcome::WalkUp(shared::protocol::WalkUpOutcome::Confirmed { meeting_id, start_ms, end_ms }) = outcome else {
+            panic!("walk-up refused: {outcome:?}");
+        };
+        assert_eq!((end_ms - start_ms) / 60_000, 30);
+        let booked: Value = world.hub.call(Method::GET, &format!("/api/v1/calendar/events/{meeting_id}"), Some(&world.acme.admin_token), None).await.json().await.expect("json");
+        assert_eq!(booked["resource_id"], borealis.as_str());
+        assert_eq!(booked["created_by_type"], "HUMAN");
+        let calendar = world.calendar_of(&borealis).await;
+        assert!(world.google.emulator.events(&calendar).iter().any(|e| e["summary"] == "Quick sync"), "written to Google");
+        let second = agent.book_walk_up(60, "Too long").expect("queued");
+        let refused = tokio::time::timeout(WAIT, second.outcome()).await.expect("answered").expect("agent alive");
+        assert!(
+            matches!(refused, DeviceOutcome::WalkUp(shared::protocol::WalkUpOutcome::Refused { reason: shared::protocol::RefusalCode::Conflict, .. })),
+            "the room is taken now: {refused:?}"
+        );
+        agent.shutdown().await;
     }
 }
