@@ -204,13 +204,22 @@ async fn build_snapshot(
     let (found, _) = meetings_store::list(db, tenant_id, &filter)
         .await
         .map_err(|e| EdgeError::Broker(format!("meetings: {e}")))?;
+    let released = meetings_store::released_ids(db, tenant_id, resource_id, from, to)
+        .await
+        .map_err(|e| EdgeError::Broker(format!("meetings: {e}")))?;
     let mut meetings = Vec::new();
     for meeting in &found {
+        let status = if released.contains(&meeting.id) {
+            shared::protocol::SnapshotStatus::Released
+        } else {
+            meeting.status.into()
+        };
         let slots = meetings_store::occurrences(meeting, from, to)
             .map_err(|e| EdgeError::Broker(format!("recurrence: {e}")))?;
         meetings.extend(slots.into_iter().map(|slot| SnapshotMeeting {
             start_ms: slot.start.timestamp_millis(),
             end_ms: slot.end.timestamp_millis(),
+            status,
             ..snapshot_meeting(meeting)
         }));
     }

@@ -678,3 +678,25 @@ pub async fn started_unattended(
         .map(Meeting::from_row)
         .collect::<Result<Vec<_>, _>>()?)
 }
+
+/// Ids of a resource's meetings in `[from, to)` whose room was given back by auto-release (the
+/// tablet shows them as RELEASED).
+pub async fn released_ids(
+    db: &Db,
+    tenant_id: &str,
+    resource_id: &str,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<std::collections::HashSet<String>, MeetingError> {
+    let ids: Vec<String> = sqlx::query_scalar(
+        "SELECT id FROM meetings WHERE tenant_id = $1 AND resource_id = $2 AND released_at IS NOT NULL \
+           AND start_at < $3 AND end_at > $4",
+    )
+    .bind(tenant_id)
+    .bind(resource_id)
+    .bind(timestamp(to))
+    .bind(timestamp(from))
+    .fetch_all(db.pool())
+    .await?;
+    Ok(ids.into_iter().collect())
+}

@@ -910,3 +910,25 @@ on_both_engines! {
         agent.shutdown().await;
     }
 }
+
+on_both_engines! {
+    async fn a_released_room_shows_released_on_the_tablet(engine: Engine) {
+        let world = world(engine, Broker::Embedded, &["Atlas"]).await;
+        let room = world.rooms[0].clone();
+        world.hub.call(Method::PUT, "/api/v1/tenant/settings", Some(&world.acme.admin_token), Some(json!({"auto_release": {"enabled": true, "after_minutes": 10}}))).await;
+        let tablet = enroll(&world, &room).await;
+        let dir = tempfile::tempdir().expect("dir");
+        let agent = start_agent(&tablet, dir.path(), None);
+        let booked: Value = world.book(&world.acme.member_token, soon(&room, "Unused", 2, 60)).await.json().await.expect("json");
+        eventually(WAIT, "the tablet has the meeting", || async { titles(&agent) == ["Unused"] }).await;
+        let start = chrono::DateTime::parse_from_rfc3339(booked["start"].as_str().expect("start")).expect("time").with_timezone(&Utc);
+        let state = &world.hub.hub.state;
+        let swept = hub::attendance::sweep(&state.db, &state.jobs, &state.google, &state.metrics, start + chrono::Duration::minutes(10)).await.expect("sweep");
+        assert_eq!(swept.released, 1);
+        eventually(WAIT, "the tablet shows the room released", || async {
+            agent.snapshot().is_some_and(|c| c.snapshot.meetings.first().is_some_and(|m| m.status == shared::protocol::SnapshotStatus::Released))
+        })
+        .await;
+        agent.shutdown().await;
+    }
+}
