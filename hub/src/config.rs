@@ -60,6 +60,43 @@ pub struct Config {
     pub encryption: EncryptionConfig,
     /// The Google OAuth client and API endpoints.
     pub google: GoogleConfig,
+    /// Two-way sync with Google: push channels, debounce, safety-net schedule.
+    pub sync: SyncConfig,
+}
+
+/// How two-way sync with Google runs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SyncConfig {
+    /// `SYNC_DEBOUNCE_MS`: a calendar's sync runs this long after the first notification of a
+    /// burst, so a burst of edits costs one or two list calls.
+    pub debounce_ms: u64,
+    /// `SYNC_SAFETY_INTERVAL_SECS`: every calendar is synced at least this often, catching up
+    /// notifications Google lost.
+    pub safety_interval_secs: u64,
+    /// `SYNC_CHECK_SECS`: how often the scheduler looks for due safety-net syncs and channels
+    /// to renew.
+    pub check_secs: u64,
+    /// `SYNC_CHANNEL_TTL_SECS`: the channel lifetime asked of Google (Google may grant less).
+    pub channel_ttl_secs: u64,
+    /// `SYNC_RENEW_BEFORE_SECS`: a channel is replaced this long before it expires.
+    pub renew_before_secs: u64,
+    /// `SYNC_FAILURE_BACKOFF_MAX_SECS`: the longest pause of a calendar's safety-net sync after
+    /// repeated failures (the pause doubles per failure from the check interval).
+    pub failure_backoff_max_secs: u64,
+}
+
+impl Default for SyncConfig {
+    fn default() -> Self {
+        SyncConfig {
+            debounce_ms: 250,
+            safety_interval_secs: 900,
+            check_secs: 60,
+            channel_ttl_secs: 604_800,
+            renew_before_secs: 86_400,
+            failure_backoff_max_secs: 3600,
+        }
+    }
 }
 
 /// Keys for sealing secrets at rest. Several keys may be listed so old data stays readable while
@@ -170,6 +207,7 @@ impl Default for Config {
             jobs: JobsConfig::default(),
             encryption: EncryptionConfig::default(),
             google: GoogleConfig::default(),
+            sync: SyncConfig::default(),
         }
     }
 }
@@ -229,6 +267,20 @@ requests_per_second = 8
 retry_deadline_ms = 10000
 # [GOOGLE_TIMEOUT_MS] timeout of one HTTP request to Google
 timeout_ms = 15000
+
+[sync]
+# [SYNC_DEBOUNCE_MS] a calendar's sync waits this long after a notification, folding a burst into one
+debounce_ms = 250
+# [SYNC_SAFETY_INTERVAL_SECS] every calendar is synced at least this often (lost notifications)
+safety_interval_secs = 900
+# [SYNC_CHECK_SECS] how often due safety-net syncs and channel renewals are looked for
+check_secs = 60
+# [SYNC_CHANNEL_TTL_SECS] push channel lifetime asked of Google (it may grant less)
+channel_ttl_secs = 604800
+# [SYNC_RENEW_BEFORE_SECS] a channel is replaced this long before it expires
+renew_before_secs = 86400
+# [SYNC_FAILURE_BACKOFF_MAX_SECS] longest pause of a failing calendar's safety-net sync
+failure_backoff_max_secs = 3600
 "#;
 
 /// Why the configuration could not be read.
@@ -255,6 +307,12 @@ const NESTED_ENV: &[(&str, &str)] = &[
     ("GOOGLE_REQUESTS_PER_SECOND", "google.requests_per_second"),
     ("GOOGLE_RETRY_DEADLINE_MS", "google.retry_deadline_ms"),
     ("GOOGLE_TIMEOUT_MS", "google.timeout_ms"),
+    ("SYNC_DEBOUNCE_MS", "sync.debounce_ms"),
+    ("SYNC_SAFETY_INTERVAL_SECS", "sync.safety_interval_secs"),
+    ("SYNC_CHECK_SECS", "sync.check_secs"),
+    ("SYNC_CHANNEL_TTL_SECS", "sync.channel_ttl_secs"),
+    ("SYNC_RENEW_BEFORE_SECS", "sync.renew_before_secs"),
+    ("SYNC_FAILURE_BACKOFF_MAX_SECS", "sync.failure_backoff_max_secs"),
 ];
 
 /// Top-level keys read from the environment under their upper-case names.
@@ -327,6 +385,11 @@ mod tests {
         assert_eq!(
             parsed.google.retry_deadline_ms,
             defaults.google.retry_deadline_ms
+        );
+        assert_eq!(parsed.sync.debounce_ms, defaults.sync.debounce_ms);
+        assert_eq!(
+            parsed.sync.safety_interval_secs,
+            defaults.sync.safety_interval_secs
         );
     }
 

@@ -2,7 +2,7 @@
 //! Google Calendar, serving people, admins, AI voice agents and room devices.
 //!
 //! Layout: one module per capability, each owning its routes, SQL and error type —
-//! [`config`], [`db`], [`auth`], [`settings`], [`jobs`], [`observability`], plus [`error`] (the
+//! [`config`], [`db`], [`auth`], [`settings`], [`jobs`], [`observability`], [`sync`], plus [`error`] (the
 //! contract's error answer), [`cli`] (administrative commands) and [`demo`]. [`app`] builds the
 //! router and [`Hub::start`] runs a whole hub (HTTP server and job runners), so `main.rs` only
 //! wires and tests start real hubs on port 0.
@@ -20,6 +20,7 @@ pub mod meetings;
 pub mod observability;
 pub mod resources;
 pub mod settings;
+pub mod sync;
 
 use std::{net::SocketAddr, sync::Arc};
 
@@ -97,6 +98,7 @@ pub fn app(state: AppState) -> Router {
         .merge(connections::oauth::routes())
         .merge(resources::routes())
         .merge(meetings::routes())
+        .merge(sync::routes())
         .split_for_parts();
     let openapi = Arc::new(openapi);
     Router::new()
@@ -214,7 +216,7 @@ impl Hub {
         let queue = Queue::new(
             db.clone(),
             config.jobs.clone(),
-            core_jobs(&google).merge(registry),
+            core_jobs(&config, &google, &metrics, &public_url).merge(registry),
         );
         let state = AppState {
             db,
@@ -264,7 +266,12 @@ impl Hub {
 }
 
 /// The job handlers of the hub's own capabilities.
-fn core_jobs(google: &Google) -> Registry {
+fn core_jobs(
+    config: &Config,
+    google: &Google,
+    metrics: &Arc<Metrics>,
+    public_url: &str,
+) -> Registry {
     let mut registry = Registry::new();
     registry.handle(
         meetings::store::RECOVER_KIND,
@@ -272,6 +279,7 @@ fn core_jobs(google: &Google) -> Registry {
             google: google.clone(),
         },
     );
+    sync::register(&mut registry, config, google, metrics, public_url);
     registry
 }
 

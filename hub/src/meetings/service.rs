@@ -838,6 +838,7 @@ pub async fn update(
             return Err(err);
         }
     }
+    super::external::mark_writing(&state.db, &actor.tenant_id, id).await?;
     let written = write_update(
         state,
         &connection,
@@ -961,6 +962,7 @@ pub async fn cancel(
         .google
         .connection(&actor.tenant_id, &owner, &[scopes::EVENTS])
         .await?;
+    super::external::mark_writing(&state.db, &actor.tenant_id, id).await?;
     match state
         .google
         .events_delete(
