@@ -9,3 +9,4 @@ mod jobs;
 mod meetings;
 mod observability;
 mod support;
+mod sync;
