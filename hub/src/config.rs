@@ -312,7 +312,10 @@ const NESTED_ENV: &[(&str, &str)] = &[
     ("SYNC_CHECK_SECS", "sync.check_secs"),
     ("SYNC_CHANNEL_TTL_SECS", "sync.channel_ttl_secs"),
     ("SYNC_RENEW_BEFORE_SECS", "sync.renew_before_secs"),
-    ("SYNC_FAILURE_BACKOFF_MAX_SECS", "sync.failure_backoff_max_secs"),
+    (
+        "SYNC_FAILURE_BACKOFF_MAX_SECS",
+        "sync.failure_backoff_max_secs",
+    ),
 ];
 
 /// Top-level keys read from the environment under their upper-case names.

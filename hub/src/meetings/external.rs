@@ -634,9 +634,7 @@ async fn apply_exception(
     let master = find(tx, scope, master_id).await?;
     let Some((master, master_intent)) = master else {
         return match find(tx, scope, event_id).await? {
-            Some((meeting, intent)) => {
-                update_from(tx, queue, scope, event, meeting, intent).await
-            }
+            Some((meeting, intent)) => update_from(tx, queue, scope, event, meeting, intent).await,
             None if is_cancelled(event) => Ok(Applied::Ignored),
             None => import(tx, queue, scope, event, event_id, None).await,
         };

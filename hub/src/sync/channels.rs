@@ -54,15 +54,7 @@ impl Channels {
             .await?;
         let id = new_id();
         let token = random_token();
-        store::insert_channel(
-            db,
-            &id,
-            tenant_id,
-            calendar_id,
-            owner,
-            &token_hash(&token),
-        )
-        .await?;
+        store::insert_channel(db, &id, tenant_id, calendar_id, owner, &token_hash(&token)).await?;
         let ttl = Duration::seconds(i64::try_from(self.config.channel_ttl_secs).unwrap_or(604_800));
         let request = Channel {
             id: Some(id.clone()),
@@ -131,7 +123,12 @@ impl Channels {
     }
 
     /// Stops every live channel of a calendar.
-    pub async fn stop_all(&self, db: &Db, tenant_id: &str, calendar_id: &str) -> Result<(), SyncError> {
+    pub async fn stop_all(
+        &self,
+        db: &Db,
+        tenant_id: &str,
+        calendar_id: &str,
+    ) -> Result<(), SyncError> {
         for channel in store::live_channels(db, tenant_id, calendar_id).await? {
             self.stop(db, &channel).await?;
         }

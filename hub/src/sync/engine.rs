@@ -8,9 +8,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 
-use super::{
-    RECONCILE_KIND, RENEW_KIND, SyncError, channels::Channels, enqueue_sync, store,
-};
+use super::{RECONCILE_KIND, RENEW_KIND, SyncError, channels::Channels, enqueue_sync, store};
 use crate::{
     connections::Owner,
     google::{Google, GoogleError, ListParams, scopes},
@@ -44,9 +42,10 @@ enum Run {
 #[async_trait]
 impl JobHandler for SyncCalendarJob {
     async fn run(&self, ctx: &JobContext, job: &ClaimedJob) -> Result<(), JobError> {
-        let (Some(tenant_id), Some(calendar_id)) =
-            (job.tenant_id.as_deref(), job.payload["calendar_id"].as_str())
-        else {
+        let (Some(tenant_id), Some(calendar_id)) = (
+            job.tenant_id.as_deref(),
+            job.payload["calendar_id"].as_str(),
+        ) else {
             return Err(JobError::Permanent("sync job without calendar".into()));
         };
         let Some(calendar) = store::calendar(ctx.db(), tenant_id, calendar_id).await? else {
@@ -115,8 +114,7 @@ impl SyncCalendarJob {
                     .max(1)
                     .saturating_mul(1 << exponent)
                     .min(self.config.failure_backoff_max_secs);
-                let retry_at =
-                    Utc::now() + Duration::seconds(i64::try_from(pause).unwrap_or(3600));
+                let retry_at = Utc::now() + Duration::seconds(i64::try_from(pause).unwrap_or(3600));
                 store::record_failure(ctx.db(), tenant_id, calendar_id, retry_at).await?;
                 self.count_run("incremental", "failed");
                 tracing::warn!(%tenant_id, error = %err, "calendar sync failed; the safety net retries");
@@ -143,11 +141,12 @@ impl SyncCalendarJob {
         };
         let mut token = calendar.sync_token.clone();
         loop {
-            let mode = if token.is_some() { "incremental" } else { "full" };
-            match self
-                .pages(ctx, &connection, &scope, token.as_deref())
-                .await
-            {
+            let mode = if token.is_some() {
+                "incremental"
+            } else {
+                "full"
+            };
+            match self.pages(ctx, &connection, &scope, token.as_deref()).await {
                 Err(SyncError::Google(GoogleError::Gone { .. })) if token.is_some() => {
                     store::clear_token(ctx.db(), &scope.tenant_id, &scope.calendar_id).await?;
                     self.metrics.sync_full_resyncs.inc();
@@ -208,10 +207,7 @@ impl SyncCalendarJob {
                     let cancelled =
                         external::cancel_absent(&mut tx, &ctx.queue, scope, &seen, started).await?;
                     for _ in 0..cancelled {
-                        self.observe(
-                            Applied::Changed(shared::ChangeType::Cancelled),
-                            None,
-                        );
+                        self.observe(Applied::Changed(shared::ChangeType::Cancelled), None);
                     }
                 }
                 let next_safety = Utc::now()
@@ -249,7 +245,9 @@ impl SyncCalendarJob {
         if let (true, Some(updated)) = (changed, updated)
             && let Ok(at) = DateTime::parse_from_rfc3339(updated)
         {
-            let lag = (Utc::now() - at.with_timezone(&Utc)).num_milliseconds().max(0);
+            let lag = (Utc::now() - at.with_timezone(&Utc))
+                .num_milliseconds()
+                .max(0);
             #[allow(clippy::cast_precision_loss)]
             self.metrics.sync_lag.observe(lag as f64 / 1000.0);
         }
@@ -266,9 +264,10 @@ pub struct ReconcileResourceJob {
 #[async_trait]
 impl JobHandler for ReconcileResourceJob {
     async fn run(&self, ctx: &JobContext, job: &ClaimedJob) -> Result<(), JobError> {
-        let (Some(tenant_id), Some(resource_id)) =
-            (job.tenant_id.as_deref(), job.payload["resource_id"].as_str())
-        else {
+        let (Some(tenant_id), Some(resource_id)) = (
+            job.tenant_id.as_deref(),
+            job.payload["resource_id"].as_str(),
+        ) else {
             return Err(JobError::Permanent("reconcile job without resource".into()));
         };
         let resource = match resources::get(ctx.db(), tenant_id, resource_id).await {
@@ -292,7 +291,11 @@ impl JobHandler for ReconcileResourceJob {
             .await?
             .is_empty()
         {
-            match self.channels.open(ctx.db(), tenant_id, calendar_id, &owner).await {
+            match self
+                .channels
+                .open(ctx.db(), tenant_id, calendar_id, &owner)
+                .await
+            {
                 Ok(_) => {}
                 Err(SyncError::Google(GoogleError::NotConnected { reason, .. })) => {
                     store::set_paused(ctx.db(), tenant_id, calendar_id, Some(&reason)).await?;

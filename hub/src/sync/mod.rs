@@ -90,9 +90,13 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 /// The sync job of a calendar: coalesced with one already queued, run after `delay`.
 pub fn sync_job(tenant_id: &str, calendar_id: &str, delay: Duration) -> NewJob {
-    NewJob::now(SYNC_KIND, Some(tenant_id), json!({"calendar_id": calendar_id}))
-        .coalesce(format!("sync:{tenant_id}:{calendar_id}"))
-        .at(Utc::now() + delay)
+    NewJob::now(
+        SYNC_KIND,
+        Some(tenant_id),
+        json!({"calendar_id": calendar_id}),
+    )
+    .coalesce(format!("sync:{tenant_id}:{calendar_id}"))
+    .at(Utc::now() + delay)
 }
 
 /// Enqueues (or coalesces) the sync of a calendar.

@@ -350,10 +350,7 @@ pub async fn live_channels(
 }
 
 /// Active channels expiring before `before` (to renew).
-pub async fn expiring_channels(
-    db: &Db,
-    before: DateTime<Utc>,
-) -> Result<Vec<ChannelRow>, DbError> {
+pub async fn expiring_channels(db: &Db, before: DateTime<Utc>) -> Result<Vec<ChannelRow>, DbError> {
     let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT {CHANNEL_COLUMNS} FROM sync_channels WHERE status = 'active' AND expires_at < $1 LIMIT 500"
     )))

@@ -16,8 +16,7 @@ use subtle::ConstantTimeEq;
 
 use super::{channels::token_hash, store, sync_job};
 use crate::{
-    AppState, db::DbError, observability::OutcomeLabels,
-    observability::current_correlation_id,
+    AppState, db::DbError, observability::OutcomeLabels, observability::current_correlation_id,
 };
 
 /// How a notification was answered (the metric label).
@@ -116,16 +115,16 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap) -> Respo
     let channel = match store::channel(&state.db, channel_id).await {
         Ok(Some(channel)) => channel,
         Ok(None) => {
-            tracing::warn!(security = true, "push notification for an unknown channel refused");
+            tracing::warn!(
+                security = true,
+                "push notification for an unknown channel refused"
+            );
             return not_found(&state, "unknown_channel");
         }
         Err(err) => return unavailable(&state, &err),
     };
     let given = token_hash(header_text(&headers, "x-goog-channel-token").unwrap_or_default());
-    let token_ok: bool = given
-        .as_bytes()
-        .ct_eq(channel.token_hash.as_bytes())
-        .into();
+    let token_ok: bool = given.as_bytes().ct_eq(channel.token_hash.as_bytes()).into();
     let resource_ok = channel
         .google_resource_id
         .as_deref()

@@ -39,7 +39,11 @@ struct SyncWorld {
     outsider: String,
 }
 
-async fn sync_world(engine: Engine, names: &[&str], adjust: impl FnOnce(&mut hub::config::Config)) -> SyncWorld {
+async fn sync_world(
+    engine: Engine,
+    names: &[&str],
+    adjust: impl FnOnce(&mut hub::config::Config),
+) -> SyncWorld {
     let google = FakeGoogle::start().await;
     let hub = TestHub::start_with(engine, hub::jobs::Registry::new(), |c| {
         google.configure(c);
@@ -49,22 +53,45 @@ async fn sync_world(engine: Engine, names: &[&str], adjust: impl FnOnce(&mut hub
     })
     .await;
     let acme = hub.seed("acme").await;
-    assert_eq!(hub.consent(&acme.admin_token, "tenant", ROOMS_ACCOUNT).await, 200);
+    assert_eq!(
+        hub.consent(&acme.admin_token, "tenant", ROOMS_ACCOUNT)
+            .await,
+        200
+    );
     google.emulator.add_account(EXTERNAL_USER);
-    let outsider = google.emulator.issue_access_token(EXTERNAL_USER, &[FULL_SCOPE]);
+    let outsider = google
+        .emulator
+        .issue_access_token(EXTERNAL_USER, &[FULL_SCOPE]);
     let mut rooms = Vec::new();
     let mut calendars = Vec::new();
     for name in names {
-        let body = json!({"name": name, "kind": "ROOM", "capacity": 6, "calendar": {"mode": "CREATE"}});
-        let created = hub.call(Method::POST, "/api/v1/resources", Some(&acme.admin_token), Some(body)).await;
+        let body =
+            json!({"name": name, "kind": "ROOM", "capacity": 6, "calendar": {"mode": "CREATE"}});
+        let created = hub
+            .call(
+                Method::POST,
+                "/api/v1/resources",
+                Some(&acme.admin_token),
+                Some(body),
+            )
+            .await;
         assert_eq!(created.status(), 201);
         let room: Value = created.json().await.expect("json");
         let calendar = room["calendar_id"].as_str().expect("calendar").to_string();
-        google.emulator.share_calendar(&calendar, EXTERNAL_USER, Role::Writer);
+        google
+            .emulator
+            .share_calendar(&calendar, EXTERNAL_USER, Role::Writer);
         rooms.push(room["id"].as_str().expect("id").to_string());
         calendars.push(calendar);
     }
-    let world = SyncWorld { hub, google, acme, rooms, calendars, outsider };
+    let world = SyncWorld {
+        hub,
+        google,
+        acme,
+        rooms,
+        calendars,
+        outsider,
+    };
     for calendar in &world.calendars {
         world.wait_followed(calendar).await;
     }
@@ -79,8 +106,12 @@ impl SyncWorld {
         eventually(WAIT, "calendar watched and synced", || {
             let (db, tenant) = (db.clone(), tenant.clone());
             async move {
-                let live = sync_store::live_channels(&db, &tenant, calendar).await.expect("channels");
-                let followed = sync_store::calendar(&db, &tenant, calendar).await.expect("calendar");
+                let live = sync_store::live_channels(&db, &tenant, calendar)
+                    .await
+                    .expect("channels");
+                let followed = sync_store::calendar(&db, &tenant, calendar)
+                    .await
+                    .expect("calendar");
                 live.iter().any(|c| c.status == "active")
                     && followed.is_some_and(|c| c.sync_token.is_some())
             }
@@ -94,7 +125,11 @@ impl SyncWorld {
 
     /// The outsider acts on the emulated Calendar API.
     async fn outside(&self, method: Method, path: &str, body: Option<Value>) -> reqwest::Response {
-        let mut request = self.hub.client.request(method, self.api(path)).bearer_auth(&self.outsider);
+        let mut request = self
+            .hub
+            .client
+            .request(method, self.api(path))
+            .bearer_auth(&self.outsider);
         if let Some(body) = body {
             request = request.json(&body);
         }
@@ -102,18 +137,42 @@ impl SyncWorld {
     }
 
     async fn meeting(&self, id: &str) -> Value {
-        let response = self.hub.call(Method::GET, &format!("{EVENTS}/{id}"), Some(&self.acme.admin_token), None).await;
+        let response = self
+            .hub
+            .call(
+                Method::GET,
+                &format!("{EVENTS}/{id}"),
+                Some(&self.acme.admin_token),
+                None,
+            )
+            .await;
         response.json().await.expect("json")
     }
 
     async fn changes(&self, id: &str) -> Vec<Value> {
-        let response = self.hub.call(Method::GET, &format!("{EVENTS}/{id}/changes"), Some(&self.acme.admin_token), None).await;
+        let response = self
+            .hub
+            .call(
+                Method::GET,
+                &format!("{EVENTS}/{id}/changes"),
+                Some(&self.acme.admin_token),
+                None,
+            )
+            .await;
         let body: Value = response.json().await.expect("json");
         body["items"].as_array().cloned().unwrap_or_default()
     }
 
     async fn book(&self, room: usize, title: &str, day: &str, from: &str, to: &str) -> Value {
-        let response = self.hub.call(Method::POST, EVENTS, Some(&self.acme.admin_token), Some(booking(&self.rooms[room], title, day, from, to))).await;
+        let response = self
+            .hub
+            .call(
+                Method::POST,
+                EVENTS,
+                Some(&self.acme.admin_token),
+                Some(booking(&self.rooms[room], title, day, from, to)),
+            )
+            .await;
         assert_eq!(response.status(), 201);
         response.json().await.expect("json")
     }
@@ -145,12 +204,22 @@ impl SyncWorld {
             .emulator
             .requests()
             .iter()
-            .filter(|r| r.method == "GET" && (r.path.ends_with(&format!("calendars/{encoded}/events")) || r.path.ends_with(&format!("calendars/{calendar}/events"))))
+            .filter(|r| {
+                r.method == "GET"
+                    && (r.path.ends_with(&format!("calendars/{encoded}/events"))
+                        || r.path.ends_with(&format!("calendars/{calendar}/events")))
+            })
             .count()
     }
 
     async fn metric(&self, name_and_labels: &str) -> f64 {
-        let text = self.hub.call(Method::GET, "/metrics", None, None).await.text().await.expect("metrics");
+        let text = self
+            .hub
+            .call(Method::GET, "/metrics", None, None)
+            .await
+            .text()
+            .await
+            .expect("metrics");
         text.lines()
             .filter(|l| l.starts_with(name_and_labels))
             .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
@@ -169,18 +238,46 @@ fn events_path(calendar: &str) -> String {
 }
 
 fn google_id(meeting: &Value) -> String {
-    meeting["google"]["event_id"].as_str().expect("event id").to_string()
+    meeting["google"]["event_id"]
+        .as_str()
+        .expect("event id")
+        .to_string()
 }
 
 fn actors(changes: &[Value]) -> Vec<String> {
-    changes.iter().map(|c| format!("{} {}", c["change_type"].as_str().unwrap_or(""), c["actor_type"].as_str().unwrap_or(""))).collect()
+    changes
+        .iter()
+        .map(|c| {
+            format!(
+                "{} {}",
+                c["change_type"].as_str().unwrap_or(""),
+                c["actor_type"].as_str().unwrap_or("")
+            )
+        })
+        .collect()
 }
 
 /// A channel with a known token, registered straight in the database.
 async fn known_channel(world: &SyncWorld, token: &str) -> String {
     let id = hub::db::new_id();
-    sync_store::insert_channel(world.hub.db(), &id, &world.acme.tenant_id, &world.calendars[0], "tenant", &hub::sync::channels::token_hash(token)).await.expect("channel");
-    sync_store::activate_channel(world.hub.db(), &id, "res-1", chrono::Utc::now() + chrono::Duration::hours(1)).await.expect("active");
+    sync_store::insert_channel(
+        world.hub.db(),
+        &id,
+        &world.acme.tenant_id,
+        &world.calendars[0],
+        "tenant",
+        &hub::sync::channels::token_hash(token),
+    )
+    .await
+    .expect("channel");
+    sync_store::activate_channel(
+        world.hub.db(),
+        &id,
+        "res-1",
+        chrono::Utc::now() + chrono::Duration::hours(1),
+    )
+    .await
+    .expect("active");
     id
 }
 
@@ -412,7 +509,10 @@ struct Tracked {
 }
 
 fn convergence_ops() -> usize {
-    std::env::var("CORBI_CONVERGENCE_OPS").ok().and_then(|v| v.parse().ok()).unwrap_or(2_000)
+    std::env::var("CORBI_CONVERGENCE_OPS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2_000)
 }
 
 fn slot(rng: &mut StdRng) -> (String, String, String) {
@@ -421,7 +521,11 @@ fn slot(rng: &mut StdRng) -> (String, String, String) {
     let minutes = [30, 60, 90][rng.random_range(0..3)];
     let start = hour * 60;
     let end = start + minutes;
-    (day, format!("{:02}:{:02}", start / 60, start % 60), format!("{:02}:{:02}", end / 60, end % 60))
+    (
+        day,
+        format!("{:02}:{:02}", start / 60, start % 60),
+        format!("{:02}:{:02}", end / 60, end % 60),
+    )
 }
 
 async fn converged(world: &SyncWorld, tracked: &[Tracked]) -> Result<(), String> {
@@ -429,9 +533,18 @@ async fn converged(world: &SyncWorld, tracked: &[Tracked]) -> Result<(), String>
         .bind(&world.acme.tenant_id).fetch_all(world.hub.db().pool()).await.map_err(|e| e.to_string())?;
     let mut local: HashMap<(String, String), Vec<Value>> = HashMap::new();
     for row in &rows {
-        let key = (row.get::<String, _>("calendar_id"), row.get::<String, _>("google_event_id"));
-        let participants: Value = serde_json::from_str(&row.get::<String, _>("participants")).unwrap_or(Value::Null);
-        let mut emails: Vec<String> = participants.as_array().into_iter().flatten().filter_map(|p| p["email"].as_str().map(str::to_string)).collect();
+        let key = (
+            row.get::<String, _>("calendar_id"),
+            row.get::<String, _>("google_event_id"),
+        );
+        let participants: Value =
+            serde_json::from_str(&row.get::<String, _>("participants")).unwrap_or(Value::Null);
+        let mut emails: Vec<String> = participants
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|p| p["email"].as_str().map(str::to_string))
+            .collect();
         emails.sort();
         local.entry(key).or_default().push(json!({
             "id": row.get::<String, _>("id"), "title": row.get::<String, _>("title"),
@@ -442,41 +555,76 @@ async fn converged(world: &SyncWorld, tracked: &[Tracked]) -> Result<(), String>
     for (index, calendar) in world.calendars.iter().enumerate() {
         for event in world.google.emulator.events(calendar) {
             let id = event["id"].as_str().unwrap_or_default().to_string();
-            let mine = local.get(&(calendar.clone(), id.clone())).cloned().unwrap_or_default();
+            let mine = local
+                .get(&(calendar.clone(), id.clone()))
+                .cloned()
+                .unwrap_or_default();
             if mine.len() > 1 {
                 return Err(format!("event {id} imported {} times", mine.len()));
             }
             let cancelled = event["status"] == "cancelled";
             match mine.first() {
                 None if cancelled => {}
-                None => return Err(format!("event {id} of calendar {index} is missing in CORBI: {event}")),
+                None => {
+                    return Err(format!(
+                        "event {id} of calendar {index} is missing in CORBI: {event}"
+                    ));
+                }
                 Some(m) if cancelled => {
                     if m["status"] != "CANCELLED" {
-                        return Err(format!("event {id} is cancelled in Google but {} in CORBI", m["status"]));
+                        return Err(format!(
+                            "event {id} is cancelled in Google but {} in CORBI",
+                            m["status"]
+                        ));
                     }
                 }
                 Some(m) => {
-                    let time = |v: &Value| chrono::DateTime::parse_from_rfc3339(v["dateTime"].as_str().unwrap_or_default()).map(|t| t.timestamp()).unwrap_or_default();
-                    let mut emails: Vec<String> = event["attendees"].as_array().into_iter().flatten().filter(|a| a["resource"] != true).filter_map(|a| a["email"].as_str().map(str::to_lowercase)).collect();
+                    let time = |v: &Value| {
+                        chrono::DateTime::parse_from_rfc3339(
+                            v["dateTime"].as_str().unwrap_or_default(),
+                        )
+                        .map(|t| t.timestamp())
+                        .unwrap_or_default()
+                    };
+                    let mut emails: Vec<String> = event["attendees"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter(|a| a["resource"] != true)
+                        .filter_map(|a| a["email"].as_str().map(str::to_lowercase))
+                        .collect();
                     emails.sort();
                     let expected = json!({"id": m["id"], "title": event["summary"].as_str().unwrap_or_default(), "start": time(&event["start"]), "end": time(&event["end"]),
                         "status": "SCHEDULED", "attendees": emails, "resource_id": world.rooms[index]});
                     if *m != expected {
-                        return Err(format!("event {id} differs:\n  CORBI  {m}\n  Google {expected}"));
+                        return Err(format!(
+                            "event {id} differs:\n  CORBI  {m}\n  Google {expected}"
+                        ));
                     }
                 }
             }
         }
     }
     for t in tracked {
-        let Some(meeting_id) = &t.meeting_id else { continue };
+        let Some(meeting_id) = &t.meeting_id else {
+            continue;
+        };
         let changes = world.changes(meeting_id).await;
         let corbi = changes.iter().filter(|c| c["actor_type"] == "USER").count();
-        let external = changes.iter().filter(|c| c["actor_type"] == "EXTERNAL").count();
+        let external = changes
+            .iter()
+            .filter(|c| c["actor_type"] == "EXTERNAL")
+            .count();
         if corbi != t.corbi_writes || external > t.external_writes {
-            return Err(format!("meeting {meeting_id}: {corbi} USER entries for {} CORBI writes, {external} EXTERNAL entries for {} Google writes", t.corbi_writes, t.external_writes));
+            return Err(format!(
+                "meeting {meeting_id}: {corbi} USER entries for {} CORBI writes, {external} EXTERNAL entries for {} Google writes",
+                t.corbi_writes, t.external_writes
+            ));
         }
-        if changes.iter().any(|c| c["diff"].as_object().is_some_and(serde_json::Map::is_empty)) {
+        if changes
+            .iter()
+            .any(|c| c["diff"].as_object().is_some_and(serde_json::Map::is_empty))
+        {
             return Err(format!("meeting {meeting_id} has an empty change"));
         }
     }
@@ -493,6 +641,7 @@ on_both_engines! {
             c.sync.debounce_ms = 30;
             c.sync.safety_interval_secs = 2;
             c.google.retry_deadline_ms = 3_000;
+            c.google.requests_per_second = 10_000;
         }).await;
         let mut tracked: Vec<Tracked> = Vec::new();
         let token = world.acme.admin_token.clone();
@@ -524,8 +673,12 @@ on_both_engines! {
                         let (day, from, to) = slot(&mut rng);
                         json!({"start": format!("{day}T{from}:00Z"), "end": format!("{day}T{to}:00Z")})
                     };
+                    let before = world.meeting(&id).await["updated_at"].clone();
                     let response = world.hub.call(Method::PATCH, &format!("{EVENTS}/{id}"), Some(&token), Some(body)).await;
-                    if response.status() == 200 { tracked[i].corbi_writes += 1; }
+                    if response.status() == 200 {
+                        let after: Value = response.json().await.expect("json");
+                        if after["updated_at"] != before { tracked[i].corbi_writes += 1; }
+                    }
                 },
                 40..=46 => if let Some(i) = pick(&mut rng, true) {
                     let id = tracked[i].meeting_id.clone().unwrap_or_default();
