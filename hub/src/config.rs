@@ -71,6 +71,8 @@ pub struct Config {
     pub notify: NotifyConfig,
     /// Edge devices: schedule publishing and device messages.
     pub edge: EdgeConfig,
+    /// Two-way sync with Google: push channels, debounce, safety-net schedule.
+    pub sync: SyncConfig,
 }
 
 /// Where the notification vendors are reached; the defaults are the vendors' own. Tenants'
@@ -119,6 +121,41 @@ impl Default for EdgeConfig {
             enrollment_ttl_minutes: 60,
             max_message_age_secs: 24 * 3600,
             max_clock_skew_secs: 300,
+        }
+    }
+}
+
+/// How two-way sync with Google runs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SyncConfig {
+    /// `SYNC_DEBOUNCE_MS`: a calendar's sync runs this long after the first notification of a
+    /// burst, so a burst of edits costs one or two list calls.
+    pub debounce_ms: u64,
+    /// `SYNC_SAFETY_INTERVAL_SECS`: every calendar is synced at least this often, catching up
+    /// notifications Google lost.
+    pub safety_interval_secs: u64,
+    /// `SYNC_CHECK_SECS`: how often the scheduler looks for due safety-net syncs and channels
+    /// to renew.
+    pub check_secs: u64,
+    /// `SYNC_CHANNEL_TTL_SECS`: the channel lifetime asked of Google (Google may grant less).
+    pub channel_ttl_secs: u64,
+    /// `SYNC_RENEW_BEFORE_SECS`: a channel is replaced this long before it expires.
+    pub renew_before_secs: u64,
+    /// `SYNC_FAILURE_BACKOFF_MAX_SECS`: the longest pause of a calendar's safety-net sync after
+    /// repeated failures (the pause doubles per failure from the check interval).
+    pub failure_backoff_max_secs: u64,
+}
+
+impl Default for SyncConfig {
+    fn default() -> Self {
+        SyncConfig {
+            debounce_ms: 250,
+            safety_interval_secs: 900,
+            check_secs: 60,
+            channel_ttl_secs: 604_800,
+            renew_before_secs: 86_400,
+            failure_backoff_max_secs: 3600,
         }
     }
 }
@@ -236,6 +273,7 @@ impl Default for Config {
             google: GoogleConfig::default(),
             notify: NotifyConfig::default(),
             edge: EdgeConfig::default(),
+            sync: SyncConfig::default(),
         }
     }
 }
@@ -318,6 +356,20 @@ enrollment_ttl_minutes = 60
 max_message_age_secs = 86400
 # [EDGE_MAX_CLOCK_SKEW_SECS] how far ahead a device clock may run
 max_clock_skew_secs = 300
+
+[sync]
+# [SYNC_DEBOUNCE_MS] a calendar's sync waits this long after a notification, folding a burst into one
+debounce_ms = 250
+# [SYNC_SAFETY_INTERVAL_SECS] every calendar is synced at least this often (lost notifications)
+safety_interval_secs = 900
+# [SYNC_CHECK_SECS] how often due safety-net syncs and channel renewals are looked for
+check_secs = 60
+# [SYNC_CHANNEL_TTL_SECS] push channel lifetime asked of Google (it may grant less)
+channel_ttl_secs = 604800
+# [SYNC_RENEW_BEFORE_SECS] a channel is replaced this long before it expires
+renew_before_secs = 86400
+# [SYNC_FAILURE_BACKOFF_MAX_SECS] longest pause of a failing calendar's safety-net sync
+failure_backoff_max_secs = 3600
 "#;
 
 /// Why the configuration could not be read.
@@ -351,6 +403,15 @@ const NESTED_ENV: &[(&str, &str)] = &[
     ("EDGE_ENROLLMENT_TTL_MINUTES", "edge.enrollment_ttl_minutes"),
     ("EDGE_MAX_MESSAGE_AGE_SECS", "edge.max_message_age_secs"),
     ("EDGE_MAX_CLOCK_SKEW_SECS", "edge.max_clock_skew_secs"),
+    ("SYNC_DEBOUNCE_MS", "sync.debounce_ms"),
+    ("SYNC_SAFETY_INTERVAL_SECS", "sync.safety_interval_secs"),
+    ("SYNC_CHECK_SECS", "sync.check_secs"),
+    ("SYNC_CHANNEL_TTL_SECS", "sync.channel_ttl_secs"),
+    ("SYNC_RENEW_BEFORE_SECS", "sync.renew_before_secs"),
+    (
+        "SYNC_FAILURE_BACKOFF_MAX_SECS",
+        "sync.failure_backoff_max_secs",
+    ),
 ];
 
 /// Top-level keys read from the environment under their upper-case names.
@@ -436,6 +497,11 @@ mod tests {
             defaults.notify.twilio_base_url
         );
         assert_eq!(parsed.notify.timeout_ms, defaults.notify.timeout_ms);
+        assert_eq!(parsed.sync.debounce_ms, defaults.sync.debounce_ms);
+        assert_eq!(
+            parsed.sync.safety_interval_secs,
+            defaults.sync.safety_interval_secs
+        );
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! Google Calendar, serving people, admins, AI voice agents and room devices.
 //!
 //! Layout: one module per capability, each owning its routes, SQL and error type —
-//! [`config`], [`db`], [`auth`], [`settings`], [`jobs`], [`observability`], [`edge`] (MQTT broker,
+//! [`config`], [`db`], [`auth`], [`settings`], [`jobs`], [`observability`], [`sync`], [`edge`] (MQTT broker,
 //! schedule publishing, device enrollment and messages), plus [`error`] (the
 //! contract's error answer), [`cli`] (administrative commands) and [`demo`]. [`app`] builds the
 //! router and [`Hub::start`] runs a whole hub (HTTP server and job runners), so `main.rs` only
@@ -24,6 +24,7 @@ pub mod notify;
 pub mod observability;
 pub mod resources;
 pub mod settings;
+pub mod sync;
 
 use std::{net::SocketAddr, sync::Arc};
 
@@ -109,6 +110,7 @@ pub fn app(state: AppState) -> Router {
         .merge(attendance::routes())
         .merge(notify::routes())
         .merge(edge::routes())
+        .merge(sync::routes())
         .split_for_parts();
     let openapi = Arc::new(openapi);
     Router::new()
@@ -232,7 +234,7 @@ impl Hub {
         let queue = Queue::new(
             db.clone(),
             config.jobs.clone(),
-            core_jobs(&google, &metrics, &notifier, &edge).merge(registry),
+            core_jobs(&config, &google, &metrics, &notifier, &edge, &public_url).merge(registry),
         );
         let state = AppState {
             db,
@@ -285,10 +287,12 @@ impl Hub {
 
 /// The job handlers of the hub's own capabilities.
 fn core_jobs(
+    config: &Config,
     google: &Google,
     metrics: &Arc<Metrics>,
     notifier: &notify::Notifier,
     edge: &Edge,
+    public_url: &str,
 ) -> Registry {
     let mut registry = Registry::new();
     edge::publish::register(&mut registry, edge);
@@ -300,6 +304,7 @@ fn core_jobs(
     );
     attendance::register(&mut registry, google, metrics);
     notify::register(&mut registry, notifier.clone());
+    sync::register(&mut registry, config, google, metrics, public_url);
     registry
 }
 

@@ -89,6 +89,22 @@ pub struct EdgeLabels {
     pub what: String,
 }
 
+/// Labels by outcome only (webhook notifications, synced events).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabels {
+    /// What happened, e.g. `accepted`, `duplicate`, `unknown_channel`, `created`, `stale`.
+    pub outcome: String,
+}
+
+/// Labels of the sync-run counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SyncRunLabels {
+    /// `incremental` or `full`.
+    pub mode: String,
+    /// `ok`, `deferred`, `failed`, `paused`.
+    pub result: String,
+}
+
 /// The hub's metrics; one instance per running hub.
 pub struct Metrics {
     registry: Registry,
@@ -120,6 +136,16 @@ pub struct Metrics {
     pub edge_dropped: Family<EdgeLabels, Counter>,
     /// Schedule snapshots published.
     pub edge_snapshots_published: Counter,
+    /// Google events applied by sync, by outcome (a per-day figure is a query over it).
+    pub sync_events: Family<OutcomeLabels, Counter>,
+    /// Webhook notifications by outcome (refusals included).
+    pub sync_webhooks: Family<OutcomeLabels, Counter>,
+    /// Calendar sync runs by mode and result.
+    pub sync_runs: Family<SyncRunLabels, Counter>,
+    /// Full resyncs after Google invalidated a sync token (410).
+    pub sync_full_resyncs: Counter,
+    /// Seconds from a change in Google (`updated`) to its application here.
+    pub sync_lag: Histogram,
 }
 
 impl Default for Metrics {
@@ -202,12 +228,45 @@ impl Metrics {
             "Schedule snapshots published",
             edge_snapshots_published.clone(),
         );
+        let sync_events = Family::<OutcomeLabels, Counter>::default();
+        let sync_webhooks = Family::<OutcomeLabels, Counter>::default();
+        let sync_runs = Family::<SyncRunLabels, Counter>::default();
+        let sync_full_resyncs = Counter::default();
+        let sync_lag = Histogram::new([
+            0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0,
+        ]);
+        registry.register(
+            "sync_events",
+            "Google events applied by sync",
+            sync_events.clone(),
+        );
+        registry.register(
+            "sync_webhook_notifications",
+            "Google push notifications received",
+            sync_webhooks.clone(),
+        );
+        registry.register("sync_runs", "Calendar sync runs", sync_runs.clone());
+        registry.register(
+            "sync_full_resyncs",
+            "Full resyncs after an invalid sync token",
+            sync_full_resyncs.clone(),
+        );
+        registry.register(
+            "sync_lag_seconds",
+            "Time from a change in Google to its application",
+            sync_lag.clone(),
+        );
         Metrics {
             registry,
             notifications,
             edge_received,
             edge_dropped,
             edge_snapshots_published,
+            sync_events,
+            sync_webhooks,
+            sync_runs,
+            sync_full_resyncs,
+            sync_lag,
             http_requests,
             http_latency,
             jobs_succeeded,

@@ -9,10 +9,12 @@
 //! refuses, the reservation is dropped; if the hub dies in between, the recovery job settles
 //! the reservation from what Google has.
 //!
-//! Files: `model.rs` (the row and its JSON), `validate.rs` (request bodies), `recurrence.rs`
+//! Files: `model.rs` (the row and its JSON), `external.rs` (Google events applied by sync),
+//! `validate.rs` (request bodies), `recurrence.rs`
 //! (RRULE expansion), `slots.rs` (busy/free arithmetic), `store.rs` (SQL), `service.rs`
 //! (orchestration with Google), `routes.rs` (HTTP).
 
+pub mod external;
 pub mod model;
 pub mod recurrence;
 pub mod routes;

@@ -845,6 +845,7 @@ pub async fn update(
             return Err(err);
         }
     }
+    super::external::mark_writing(&state.db, &actor.tenant_id, id).await?;
     let written = write_update(
         state,
         &connection,
@@ -956,6 +957,7 @@ pub async fn cancel(
         .google
         .connection(&actor.tenant_id, &owner, &[scopes::EVENTS])
         .await?;
+    super::external::mark_writing(&state.db, &actor.tenant_id, id).await?;
     match state
         .google
         .events_delete(

@@ -32,6 +32,8 @@ macro_rules! select_meetings {
     };
 }
 
+pub(crate) use select_meetings;
+
 /// The job that settles a reservation whose writer may have died.
 pub const RECOVER_KIND: &str = "meetings.recover";
 /// How long a reservation may stay pending before recovery looks at it.
@@ -452,7 +454,7 @@ pub async fn save_change(
         "UPDATE meetings SET resource_id = $1, title = $2, description = $3, start_at = $4, end_at = $5, time_zone = $6, \
              status = $7, participants = $8, location = $9, meeting_link = $10, calendar_id = $11, connection_owner = $12, \
              etag = $13, sequence = $14, google_updated = $15, cancel_reason = $16, checked_in_at = $17, updated_at = $18, \
-             last_sync_time = $18, series_end_at = $19 \
+             last_sync_time = $18, series_end_at = $19, write_intent_until = NULL \
          WHERE tenant_id = $20 AND id = $21",
     )
     .bind(meeting.resource_id.as_deref())

@@ -3,7 +3,8 @@
 //! Admins onboard a resource with an existing calendar (validated with `calendars.get` through
 //! the tenant's connection; pickable from `GET /api/v1/google/calendars`) or a calendar created
 //! for it (`calendars.insert`). A disabled resource keeps its history and refuses new bookings
-//! ([`ensure_bookable`]). Members, AI agents and devices read.
+//! ([`ensure_bookable`]). Members, AI agents and devices read. Onboarding, enabling and
+//! disabling tell [`crate::sync`], which watches (or stops watching) the calendar.
 
 use axum::{
     Json,
@@ -224,6 +225,7 @@ async fn create_resource(
         ),
     };
     let resource = insert(&state.db, &actor.tenant_id, &new, &calendar_id, created).await?;
+    crate::sync::resource_changed(&state.jobs, &actor.tenant_id, &resource.id).await?;
     tracing::info!(resource_id = %resource.id, kind = %resource.kind, "resource onboarded");
     Ok((StatusCode::CREATED, Json(resource)))
 }
@@ -475,6 +477,7 @@ async fn set_enabled(
     if changed.rows_affected() == 0 {
         return Err(ResourceError::NotFound.into());
     }
+    crate::sync::resource_changed(&state.jobs, &actor.tenant_id, id).await?;
     tracing::info!(resource_id = %id, enabled, "resource availability changed");
     Ok(Json(get(&state.db, &actor.tenant_id, id).await?))
 }

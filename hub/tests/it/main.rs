@@ -13,3 +13,4 @@ mod meetings;
 mod notify;
 mod observability;
 mod support;
+mod sync;
