@@ -49,7 +49,15 @@ fn calendar_from_row(row: &AnyRow) -> Result<SyncCalendar, DbError> {
     })
 }
 
-const CALENDAR_COLUMNS: &str = "tenant_id, calendar_id, resource_id, connection_owner, sync_token, enabled, status, status_reason, failures, last_synced_at";
+/// A query of followed calendars with the given clause; static text, as sqlx requires.
+macro_rules! select_calendars {
+    ($rest:literal) => {
+        concat!(
+            "SELECT tenant_id, calendar_id, resource_id, connection_owner, sync_token, enabled, status, status_reason, failures, last_synced_at ",
+            $rest
+        )
+    };
+}
 
 /// Follows a calendar (again): enabled, due for a sync now.
 pub async fn follow(
@@ -95,9 +103,9 @@ pub async fn calendar(
     tenant_id: &str,
     calendar_id: &str,
 ) -> Result<Option<SyncCalendar>, DbError> {
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {CALENDAR_COLUMNS} FROM sync_calendars WHERE tenant_id = $1 AND calendar_id = $2"
-    )))
+    let row = sqlx::query(select_calendars!(
+        "FROM sync_calendars WHERE tenant_id = $1 AND calendar_id = $2"
+    ))
     .bind(tenant_id)
     .bind(calendar_id)
     .fetch_optional(db.pool())
@@ -107,9 +115,9 @@ pub async fn calendar(
 
 /// Every followed calendar of the tenant (admins see their sync health).
 pub async fn calendars(db: &Db, tenant_id: &str) -> Result<Vec<SyncCalendar>, DbError> {
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {CALENDAR_COLUMNS} FROM sync_calendars WHERE tenant_id = $1 ORDER BY calendar_id"
-    )))
+    let rows = sqlx::query(select_calendars!(
+        "FROM sync_calendars WHERE tenant_id = $1 ORDER BY calendar_id"
+    ))
     .bind(tenant_id)
     .fetch_all(db.pool())
     .await?;
@@ -119,9 +127,7 @@ pub async fn calendars(db: &Db, tenant_id: &str) -> Result<Vec<SyncCalendar>, Db
 /// Enabled calendars whose safety-net sync is due (paused ones included, to look whether their
 /// connection works again).
 pub async fn due_for_safety(db: &Db, now: DateTime<Utc>) -> Result<Vec<SyncCalendar>, DbError> {
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {CALENDAR_COLUMNS} FROM sync_calendars WHERE enabled = 1 AND next_safety_at <= $1 ORDER BY next_safety_at LIMIT 500"
-    )))
+    let rows = sqlx::query(select_calendars!("FROM sync_calendars WHERE enabled = 1 AND next_safety_at <= $1 ORDER BY next_safety_at LIMIT 500"))
     .bind(timestamp(now))
     .fetch_all(db.pool())
     .await?;
@@ -263,7 +269,15 @@ fn channel_from_row(row: &AnyRow) -> Result<ChannelRow, DbError> {
     })
 }
 
-const CHANNEL_COLUMNS: &str = "id, tenant_id, calendar_id, connection_owner, google_resource_id, token_hash, expires_at, status";
+/// A query of channels with the given clause; static text, as sqlx requires.
+macro_rules! select_channels {
+    ($rest:literal) => {
+        concat!(
+            "SELECT id, tenant_id, calendar_id, connection_owner, google_resource_id, token_hash, expires_at, status ",
+            $rest
+        )
+    };
+}
 
 /// Records a channel about to be opened (before the watch call, since Google's `sync` message
 /// may arrive before its answer).
@@ -323,12 +337,10 @@ pub async fn set_channel_status(db: &Db, id: &str, status: &str) -> Result<(), D
 
 /// A channel by its id (the webhook's look-up).
 pub async fn channel(db: &Db, id: &str) -> Result<Option<ChannelRow>, DbError> {
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {CHANNEL_COLUMNS} FROM sync_channels WHERE id = $1"
-    )))
-    .bind(id)
-    .fetch_optional(db.pool())
-    .await?;
+    let row = sqlx::query(select_channels!("FROM sync_channels WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(db.pool())
+        .await?;
     row.as_ref().map(channel_from_row).transpose()
 }
 
@@ -338,10 +350,8 @@ pub async fn live_channels(
     tenant_id: &str,
     calendar_id: &str,
 ) -> Result<Vec<ChannelRow>, DbError> {
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {CHANNEL_COLUMNS} FROM sync_channels WHERE tenant_id = $1 AND calendar_id = $2 AND status IN ('pending', 'active') \
-         ORDER BY created_at"
-    )))
+    let rows = sqlx::query(select_channels!("FROM sync_channels WHERE tenant_id = $1 AND calendar_id = $2 AND status IN ('pending', 'active') \
+         ORDER BY created_at"))
     .bind(tenant_id)
     .bind(calendar_id)
     .fetch_all(db.pool())
@@ -351,9 +361,9 @@ pub async fn live_channels(
 
 /// Active channels expiring before `before` (to renew).
 pub async fn expiring_channels(db: &Db, before: DateTime<Utc>) -> Result<Vec<ChannelRow>, DbError> {
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {CHANNEL_COLUMNS} FROM sync_channels WHERE status = 'active' AND expires_at < $1 LIMIT 500"
-    )))
+    let rows = sqlx::query(select_channels!(
+        "FROM sync_channels WHERE status = 'active' AND expires_at < $1 LIMIT 500"
+    ))
     .bind(timestamp(before))
     .fetch_all(db.pool())
     .await?;
