@@ -722,7 +722,7 @@ on_both_engines! {
             }
         }
         world.google.emulator.apply(emulators::google::AdminCommand::Clear);
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(180);
         let mut last = Err(String::new());
         while tokio::time::Instant::now() < deadline {
             for calendar in &world.calendars {
