@@ -441,7 +441,8 @@ fn confirmed_walk_up(
     })
 }
 
-/// The meeting holding the resource now, counting a just-confirmed walk-up.
+/// The meeting holding the resource now, counting a just-confirmed walk-up and a next meeting
+/// already checked into during its early check-in window (its people are in the room).
 pub fn current_meeting(
     snapshot: &ScheduleSnapshot,
     action: Option<&Action>,
@@ -453,6 +454,18 @@ pub fn current_meeting(
             confirmed_walk_up(snapshot, action)
                 .filter(|m| m.start_ms <= now_ms && now_ms < m.end_ms)
         })
+        .or_else(|| {
+            logic::next_meeting(snapshot, now_ms)
+                .filter(|m| {
+                    now_ms >= check_in_opens(snapshot, m)
+                        && (m.checked_in || checked_in_here(action, &m.id))
+                })
+                .cloned()
+        })
+}
+
+fn check_in_opens(snapshot: &ScheduleSnapshot, meeting: &SnapshotMeeting) -> i64 {
+    meeting.start_ms - i64::from(snapshot.check_in_opens_minutes_before) * MINUTE_MS
 }
 
 /// Whether the hub already accepted a check-in for `meeting_id` from this screen.
@@ -507,7 +520,8 @@ fn walk_up_pending(action: Option<&Action>) -> bool {
 }
 
 /// Book-now lengths when the resource is free: 15/30/60 minutes that end by the next meeting,
-/// plus "until the next meeting" when that is shorter than an hour and not one of them.
+/// plus "until the next meeting" when that is shorter than an hour and not one of them; none
+/// once the next meeting's check-in window has opened.
 pub fn book_choices(snapshot: &ScheduleSnapshot, action: Option<&Action>, now_ms: i64) -> Vec<u16> {
     if current_meeting(snapshot, action, now_ms).is_some() {
         return Vec::new();
@@ -515,6 +529,9 @@ pub fn book_choices(snapshot: &ScheduleSnapshot, action: Option<&Action>, now_ms
     let Some(next) = logic::next_meeting(snapshot, now_ms) else {
         return BOOK_CHOICES.to_vec();
     };
+    if now_ms >= check_in_opens(snapshot, next) {
+        return Vec::new();
+    }
     let room = (next.start_ms - now_ms) / MINUTE_MS;
     let mut choices: Vec<u16> = BOOK_CHOICES
         .into_iter()

@@ -61,6 +61,7 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
+/// Switches to a bundled translation; Slint needs a component to exist first.
 fn select_language(lang: Option<&str>) {
     if let Some(lang) = lang
         && let Err(e) = slint::select_bundled_translation(lang)
@@ -80,8 +81,9 @@ fn render_png(
     let state = RenderState::from_json(&json)
         .with_context(|| format!("{} is not a screen state", state.display()))?;
     let headless = Headless::install()?;
+    let _screen = headless.show_state(&state, size)?;
     select_language(lang);
-    let png = headless.render_state(&state, size)?.to_png()?;
+    let png = headless.draw()?.to_png()?;
     std::fs::write(out, png).with_context(|| format!("writing {}", out.display()))?;
     Ok(())
 }
@@ -106,9 +108,9 @@ fn run_live(args: Args) -> anyhow::Result<()> {
         let _runtime = runtime.enter();
         Agent::start(config, identity, Arc::new(SystemClock)).context("starting the agent")?
     };
-    select_language(args.lang.as_deref());
     let screen = Screen::new(Controller::new(agent.clone()), Arc::new(SystemClock))
         .context("no window backend: build edge-ui with `--features window`")?;
+    select_language(args.lang.as_deref());
     let listener = screen.clone();
     let mut events = agent.subscribe();
     slint::spawn_local(async move {

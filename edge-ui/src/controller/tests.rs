@@ -135,7 +135,7 @@ fn book_now_lengths_end_by_the_next_meeting() {
         (at(9, 30), vec![15, 30]),
         (at(9, 40), vec![15, 20]),
         (at(9, 45), vec![15]),
-        (at(9, 56), vec![]),
+        (at(9, 44), vec![15, 16]),
     ];
     for (now, expected) in cases {
         assert_eq!(
@@ -145,7 +145,11 @@ fn book_now_lengths_end_by_the_next_meeting() {
             hh_mm(zone(ZONE), now)
         );
     }
-    assert_eq!(book_choices(&s, None, at(9, 51)), vec![9]);
+    assert_eq!(book_choices(&s, None, at_ms(9, 49, 59, 999)), vec![10]);
+    assert!(
+        book_choices(&s, None, at(9, 50)).is_empty(),
+        "check-in window open"
+    );
     assert!(
         book_choices(&s, None, at(10, 30)).is_empty(),
         "busy: nothing to book"
@@ -243,4 +247,24 @@ fn without_a_schedule_nothing_can_be_tapped() {
     assert!(view.book_choices.is_empty());
     assert!(view.check_in.is_none());
     assert!(view.offline);
+}
+
+#[test]
+fn an_early_check_in_books_the_room_for_the_meeting_about_to_start() {
+    let s = ten_to_eleven();
+    let pending = Action::CheckIn {
+        key: "k".into(),
+        meeting_id: "m1".into(),
+        answer: None,
+    };
+    assert_eq!(status(&s, Some(&pending), at(9, 55)), Status::Booked);
+    assert_eq!(
+        current_meeting(&s, Some(&pending), at(9, 55)).map(|m| m.id),
+        Some("m1".to_owned())
+    );
+    assert!(book_choices(&s, Some(&pending), at(9, 55)).is_empty());
+    let mut checked_in = ten_to_eleven();
+    checked_in.meetings[0].checked_in = true;
+    assert_eq!(status(&checked_in, None, at(9, 55)), Status::Booked);
+    assert_eq!(status(&checked_in, None, at(9, 49)), Status::Available);
 }

@@ -67,7 +67,7 @@ fn a_bad_state_file_fails_with_a_message_and_writes_nothing() {
 }
 
 #[test]
-fn the_readmes_demo_state_renders() {
+fn the_readmes_demo_state_renders_with_the_english_catalogue() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("demo.png");
     let status = Command::new(env!("CARGO_BIN_EXE_edge-ui"))
@@ -75,9 +75,12 @@ fn the_readmes_demo_state_renders() {
         .arg(&out)
         .arg("--state")
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/demo-state.json"))
-        .status()
+        .args(["--lang", "en"])
+        .output()
         .expect("run edge-ui");
-    assert!(status.success());
+    assert!(status.status.success());
+    let stderr = String::from_utf8_lossy(&status.stderr);
+    assert!(!stderr.contains("no such translation"), "{stderr}");
     let frame = Frame::from_png(&std::fs::read(&out).expect("png written")).expect("decode");
     assert_eq!((frame.width, frame.height), (1280, 800));
 }

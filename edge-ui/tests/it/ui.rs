@@ -10,7 +10,9 @@ use i_slint_backend_testing::ElementHandle;
 use slint::ComponentHandle;
 use slint::platform::PointerEventButton;
 
-use crate::support::{Call, FakeAgent, at, meeting, schedule};
+use shared::protocol::{CheckInOutcome, SnapshotStatus};
+
+use crate::support::{Call, FakeAgent, at, check_in_answer, meeting, schedule};
 
 fn screen_at(now: i64) -> (Screen<FakeAgent>, FakeAgent) {
     i_slint_backend_testing::init_no_event_loop();
@@ -49,6 +51,15 @@ fn tapping_check_in_calls_the_agent_and_shows_the_confirmation_line() {
             .is_none(),
         "the button goes away once tapped"
     );
+    screen.on_event(&check_in_answer(
+        "key-1",
+        CheckInOutcome::Accepted {
+            status: SnapshotStatus::Attended,
+        },
+    ));
+    assert!(shows(&screen, "✓ Checked in. Enjoy your meeting"));
+    assert!(shows(&screen, "BOOKED"));
+    assert!(!shows(&screen, "Checking in…"));
 }
 
 #[test]
