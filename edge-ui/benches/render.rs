@@ -2,9 +2,13 @@
 //! renderer at 1280×800, and the re-render time after a schedule update, next to a baseline
 //! (an empty window of the same size) measured in the same run. Prints a table.
 //!
+//! Each measurement runs in a fresh process (the bench re-runs itself with `--child blank|screen`),
+//! so first-frame times include loading fonts and the resident memory is the whole process's.
+//!
 //! `cargo bench -p edge-ui`
 
 use std::cell::RefCell;
+use std::process::Command;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,6 +26,7 @@ use slint::ComponentHandle;
 const NOW: i64 = 1_773_133_500_000; // 2026-03-10 09:05 UTC
 const HOUR: i64 = 3_600_000;
 const RERENDERS: usize = 50;
+const RUNS: usize = 5;
 
 #[derive(Clone)]
 struct Live(Rc<RefCell<CachedSnapshot>>);
@@ -69,105 +74,170 @@ fn schedule(version: u64) -> ScheduleSnapshot {
 }
 
 fn rss_kib() -> u64 {
+    proc_status_kib("VmRSS:")
+}
+
+fn proc_status_kib(field: &str) -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0)
 }
 
-fn ms(d: Duration) -> String {
-    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+fn ms(micros: f64) -> String {
+    format!("{:.2} ms", micros / 1000.0)
 }
 
-struct Row(&'static str, String, String);
-
-fn baseline() -> (Duration, u64) {
-    std::thread::spawn(|| {
-        let before = rss_kib();
-        let start = Instant::now();
-        let headless = Headless::install().expect("platform");
-        let window = BlankWindow::new().expect("window");
-        headless.resize(Size::TABLET);
-        window.show().expect("show");
-        headless.draw().expect("draw");
-        (start.elapsed(), rss_kib().saturating_sub(before))
-    })
-    .join()
-    .expect("baseline thread")
+/// One child measurement: first frame, resident memory after it, and (screen only) re-renders.
+struct Sample {
+    first_us: f64,
+    rss_kib: f64,
+    rerender_median_us: f64,
+    rerender_p95_us: f64,
 }
 
-fn screen() -> (Duration, u64, Vec<Duration>) {
-    std::thread::spawn(|| {
-        let before = rss_kib();
-        let start = Instant::now();
-        let headless = Headless::install().expect("platform");
-        let agent = Live(Rc::new(RefCell::new(CachedSnapshot {
-            snapshot: schedule(1),
+fn micros(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
+fn first_frame_blank() -> Sample {
+    let start = Instant::now();
+    let headless = Headless::install().expect("platform");
+    let window = BlankWindow::new().expect("window");
+    headless.resize(Size::TABLET);
+    window.show().expect("show");
+    headless.draw().expect("draw");
+    Sample {
+        first_us: micros(start.elapsed()),
+        rss_kib: rss_kib() as f64,
+        rerender_median_us: 0.0,
+        rerender_p95_us: 0.0,
+    }
+}
+
+fn first_frame_screen() -> Sample {
+    let start = Instant::now();
+    let headless = Headless::install().expect("platform");
+    let agent = Live(Rc::new(RefCell::new(CachedSnapshot {
+        snapshot: schedule(1),
+        received_at_ms: NOW,
+    })));
+    let screen = Screen::new(
+        Controller::new(agent.clone()),
+        Arc::new(ManualClock::new(NOW)),
+    )
+    .expect("screen");
+    headless.resize(Size::TABLET);
+    screen.window().show().expect("show");
+    headless.draw().expect("draw");
+    let first_us = micros(start.elapsed());
+    let rss = rss_kib() as f64;
+    let mut rerenders = Vec::with_capacity(RERENDERS);
+    for version in 2..(2 + RERENDERS as u64) {
+        *agent.0.borrow_mut() = CachedSnapshot {
+            snapshot: schedule(version),
             received_at_ms: NOW,
-        })));
-        let screen = Screen::new(
-            Controller::new(agent.clone()),
-            Arc::new(ManualClock::new(NOW)),
-        )
-        .expect("screen");
-        headless.resize(Size::TABLET);
-        screen.window().show().expect("show");
+        };
+        let start = Instant::now();
+        screen.on_event(&AgentEvent::ScheduleUpdated { version });
         headless.draw().expect("draw");
-        let first = start.elapsed();
-        let rss = rss_kib().saturating_sub(before);
-        let mut rerenders = Vec::with_capacity(RERENDERS);
-        for version in 2..(2 + RERENDERS as u64) {
-            *agent.0.borrow_mut() = CachedSnapshot {
-                snapshot: schedule(version),
-                received_at_ms: NOW,
-            };
-            let start = Instant::now();
-            screen.on_event(&AgentEvent::ScheduleUpdated { version });
-            headless.draw().expect("draw");
-            rerenders.push(start.elapsed());
-        }
-        rerenders.sort();
-        (first, rss, rerenders)
-    })
-    .join()
-    .expect("screen thread")
+        rerenders.push(micros(start.elapsed()));
+    }
+    rerenders.sort_by(f64::total_cmp);
+    Sample {
+        first_us,
+        rss_kib: rss,
+        rerender_median_us: rerenders[rerenders.len() / 2],
+        rerender_p95_us: rerenders[rerenders.len() * 95 / 100],
+    }
+}
+
+fn run_child(kind: &str) -> Sample {
+    let output = Command::new(std::env::current_exe().expect("own path"))
+        .args(["--child", kind])
+        .output()
+        .expect("child run");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = String::from_utf8_lossy(&output.stdout);
+    let v: Vec<f64> = text
+        .split_whitespace()
+        .map(|x| x.parse().expect("child number"))
+        .collect();
+    Sample {
+        first_us: v[0],
+        rss_kib: v[1],
+        rerender_median_us: v[2],
+        rerender_p95_us: v[3],
+    }
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+fn summary(kind: &str) -> Sample {
+    let samples: Vec<Sample> = (0..RUNS).map(|_| run_child(kind)).collect();
+    Sample {
+        first_us: median(samples.iter().map(|s| s.first_us).collect()),
+        rss_kib: median(samples.iter().map(|s| s.rss_kib).collect()),
+        rerender_median_us: median(samples.iter().map(|s| s.rerender_median_us).collect()),
+        rerender_p95_us: median(samples.iter().map(|s| s.rerender_p95_us).collect()),
+    }
 }
 
 fn main() {
-    let start_rss = rss_kib();
-    let (blank_first, blank_rss) = baseline();
-    let (first, rss, rerenders) = screen();
-    let (warm_first, _, _) = screen();
-    let median = rerenders[rerenders.len() / 2];
-    let p95 = rerenders[rerenders.len() * 95 / 100];
-    let rows = [
-        Row("first frame, 1280x800", ms(blank_first), ms(first)),
-        Row("first frame, fonts warm", "-".into(), ms(warm_first)),
-        Row(
-            "RSS added by first frame",
-            format!("{blank_rss} KiB"),
-            format!("{rss} KiB"),
-        ),
-        Row(
-            "re-render after schedule update, median",
-            "-".into(),
-            ms(median),
-        ),
-        Row("re-render after schedule update, p95", "-".into(), ms(p95)),
-    ];
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--child") {
+        let s = match args.get(i + 1).map(String::as_str) {
+            Some("blank") => first_frame_blank(),
+            _ => first_frame_screen(),
+        };
+        println!(
+            "{} {} {} {}",
+            s.first_us, s.rss_kib, s.rerender_median_us, s.rerender_p95_us
+        );
+        return;
+    }
+    let blank = summary("blank");
+    let ui = summary("screen");
     println!(
-        "software renderer, {} re-renders; process RSS at start {start_rss} KiB, at end {} KiB",
-        RERENDERS,
-        rss_kib()
+        "software renderer at 1280x800; medians of {RUNS} fresh processes each, {RERENDERS} re-renders per process"
     );
     println!(
-        "| {:<42} | {:>14} | {:>14} |",
+        "| {:<40} | {:>14} | {:>14} |",
         "measure", "empty window", "edge-ui"
     );
-    println!("|{:-<44}|{:->16}|{:->16}|", "", "", "");
-    for Row(name, base, ui) in rows {
-        println!("| {name:<42} | {base:>14} | {ui:>14} |");
+    println!("|{:-<42}|{:->16}|{:->16}|", "", "", "");
+    let rows = [
+        (
+            "time to first frame (process cold)",
+            ms(blank.first_us),
+            ms(ui.first_us),
+        ),
+        (
+            "resident memory after first frame",
+            format!("{:.0} KiB", blank.rss_kib),
+            format!("{:.0} KiB", ui.rss_kib),
+        ),
+        (
+            "re-render after schedule update, median",
+            "-".into(),
+            ms(ui.rerender_median_us),
+        ),
+        (
+            "re-render after schedule update, p95",
+            "-".into(),
+            ms(ui.rerender_p95_us),
+        ),
+    ];
+    for (name, base, edge) in rows {
+        println!("| {name:<40} | {base:>14} | {edge:>14} |");
     }
 }
