@@ -199,7 +199,7 @@ pub struct ViewModel {
     pub current: Option<MeetingLine>,
     /// Minutes until the current meeting ends (rounded up).
     pub minutes_left: i64,
-    /// The next meeting.
+    /// The next meeting, if it is today (times alone would mislead for another day).
     pub next: Option<MeetingLine>,
     /// Today's rows.
     pub timeline: Vec<Slot>,
@@ -369,7 +369,10 @@ pub fn view_model(
         .as_ref()
         .map_or(0, |m| (m.end_ms - now_ms + MINUTE_MS - 1) / MINUTE_MS);
     view.current = current.as_ref().map(|m| line(m, zone));
-    view.next = logic::next_meeting(snapshot, now_ms).map(|m| line(m, zone));
+    let (_, day_end) = day_bounds(zone, now_ms);
+    view.next = logic::next_meeting(snapshot, now_ms)
+        .filter(|m| m.start_ms < day_end)
+        .map(|m| line(m, zone));
     view.timeline = timeline(snapshot, action, zone, now_ms);
     view.timeline_focus = view
         .timeline
@@ -649,7 +652,7 @@ pub fn timeline(
                 to: hh_mm(zone, m.end_ms),
                 title: m.title.clone(),
                 organizer: m.organizer_name.clone(),
-                current: m.start_ms <= now_ms && now_ms < m.end_ms,
+                current: m.status.holds_resource() && m.start_ms <= now_ms && now_ms < m.end_ms,
             };
             (m.start_ms, slot)
         })

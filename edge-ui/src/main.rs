@@ -108,8 +108,9 @@ fn run_live(args: Args) -> anyhow::Result<()> {
         let _runtime = runtime.enter();
         Agent::start(config, identity, Arc::new(SystemClock)).context("starting the agent")?
     };
-    let screen = Screen::new(Controller::new(agent.clone()), Arc::new(SystemClock))
-        .context("no window backend: build edge-ui with `--features window`")?;
+    let screen = Screen::new(Controller::new(agent.clone()), Arc::new(SystemClock)).context(
+        "could not open a window (no display, or edge-ui built without `--features window`)",
+    )?;
     select_language(args.lang.as_deref());
     let listener = screen.clone();
     let mut events = agent.subscribe();

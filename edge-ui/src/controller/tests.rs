@@ -268,3 +268,36 @@ fn an_early_check_in_books_the_room_for_the_meeting_about_to_start() {
     assert_eq!(status(&checked_in, None, at(9, 55)), Status::Booked);
     assert_eq!(status(&checked_in, None, at(9, 49)), Status::Available);
 }
+
+#[test]
+fn a_next_meeting_on_another_day_is_not_shown_as_next() {
+    let cached = CachedSnapshot {
+        snapshot: ten_to_eleven(),
+        received_at_ms: at(9, 0),
+    };
+    let evening = view_model(Some(&cached), false, None, at(19, 0));
+    assert!(evening.next.is_none());
+    let mut tomorrow = cached.clone();
+    tomorrow.snapshot.meetings[0].start_ms += DAY_MS;
+    tomorrow.snapshot.meetings[0].end_ms += DAY_MS;
+    let view = view_model(Some(&tomorrow), false, None, at(12, 0));
+    assert!(
+        view.next.is_none(),
+        "tomorrow's 10:00 is not 'free until 10:00'"
+    );
+    assert_eq!(view.book_choices, vec![15, 30, 60]);
+}
+
+#[test]
+fn only_the_slot_holding_now_is_highlighted() {
+    let s = snapshot(vec![
+        meeting("c", at(11, 0), at(12, 0), SnapshotStatus::Cancelled),
+        meeting("b", at(13, 0), at(14, 0), SnapshotStatus::Scheduled),
+    ]);
+    let current: Vec<_> = timeline(&s, None, zone(ZONE), at(11, 30))
+        .into_iter()
+        .filter(|r| r.current)
+        .map(|r| (r.kind, r.from))
+        .collect();
+    assert_eq!(current, vec![(SlotKind::Available, "08:00".to_owned())]);
+}
