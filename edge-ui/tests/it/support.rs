@@ -114,11 +114,13 @@ pub fn state(now: i64, schedule: ScheduleSnapshot) -> RenderState {
     }
 }
 
-/// The key states of the screen, by name (the screenshot file names).
+/// The key states of the screen, by name (the screenshot file names); `released` is 09:15,
+/// inside the vendor sync nobody checked into.
 pub fn key_states() -> Vec<(&'static str, RenderState, edge_ui::render::Size)> {
     use edge_ui::render::Size;
     let available = state(at(12, 10), schedule());
     let booked = state(at(10, 25), schedule());
+    let released = state(at(9, 15), schedule());
     let check_in_open = state(at(9, 53), schedule());
     let mut offline = state(at(10, 5), schedule());
     offline.connection = Link::Offline;
@@ -161,6 +163,7 @@ pub fn key_states() -> Vec<(&'static str, RenderState, edge_ui::render::Size)> {
     vec![
         ("available", available, Size::TABLET),
         ("booked", booked, Size::TABLET),
+        ("released", released, Size::TABLET),
         ("check_in_open", check_in_open, Size::TABLET),
         ("offline", offline, Size::TABLET),
         ("walk_up_confirmed", confirmed, Size::TABLET),
