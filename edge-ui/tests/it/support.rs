@@ -160,6 +160,13 @@ pub fn key_states() -> Vec<(&'static str, RenderState, edge_ui::render::Size)> {
     device_schedule.kind = ResourceKind::Device;
     device_schedule.capacity = None;
     let device = state(at(10, 25), device_schedule);
+    let no_schedule = RenderState {
+        now: utc(at(10, 25)),
+        connection: Link::Connecting,
+        last_sync: None,
+        schedule: None,
+        action: None,
+    };
     vec![
         ("available", available, Size::TABLET),
         ("booked", booked, Size::TABLET),
@@ -169,6 +176,7 @@ pub fn key_states() -> Vec<(&'static str, RenderState, edge_ui::render::Size)> {
         ("walk_up_confirmed", confirmed, Size::TABLET),
         ("walk_up_refused", refused, Size::TABLET),
         ("device_variant", device, Size::DEVICE),
+        ("no_schedule", no_schedule, Size::TABLET),
     ]
 }
 
