@@ -71,6 +71,7 @@ async fn run(engine: &str, database_url: &str, bookings: usize) -> anyhow::Resul
     let mut config = Config {
         database_url: Secret::new(database_url),
         bind: "127.0.0.1:0".parse()?,
+        mqtt_bind: "127.0.0.1:0".parse()?,
         jobs: JobsConfig {
             poll_ms: 200,
             ..JobsConfig::default()
@@ -112,12 +113,21 @@ async fn run(engine: &str, database_url: &str, bookings: usize) -> anyhow::Resul
         async move { request.send().await.map(|r| r.status().as_u16() == 201).unwrap_or(false) }
     })
     .await;
-    let google_calls = google.requests().len() - before;
+    let during = google.requests()[before..].to_vec();
+    let per_booking = |keep: &dyn Fn(&str, &str) -> bool| {
+        during.iter().filter(|r| keep(&r.method, &r.path)).count() as f64 / bookings as f64
+    };
+    let freebusy = per_booking(&|_, path| path.ends_with("/freeBusy"));
+    let inserts = per_booking(&|method, path| method == "POST" && path.ends_with("/events"));
+    let sync_lists = per_booking(&|method, path| method == "GET" && path.ends_with("/events"));
     report(
         engine,
         "book through the API",
         &booked,
-        Some(google_calls as f64 / bookings as f64),
+        Some(freebusy + inserts),
+    );
+    println!(
+        "| {engine} | per booking: freebusy {freebusy:.2}, insert {inserts:.2}; plus {sync_lists:.2} events.list by sync after pushes | | | | |"
     );
     println!(
         "| {engine} | ratio API p50 / floor p50 | {:.1}x | {:.1}x | | |",
