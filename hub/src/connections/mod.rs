@@ -195,6 +195,29 @@ impl Connections {
         row.as_ref().map(connection_from_row).transpose()
     }
 
+    /// Every usable per-user connection of every tenant, as (tenant id, owner key, the
+    /// account's primary calendar id): sync follows these calendars.
+    pub async fn active_user_calendars(
+        &self,
+    ) -> Result<Vec<(String, String, String)>, ConnectionError> {
+        let rows = sqlx::query(
+            "SELECT tenant_id, owner, account_email FROM connections \
+             WHERE provider = $1 AND status = 'active' AND user_id IS NOT NULL AND account_email <> ''",
+        )
+        .bind(PROVIDER)
+        .fetch_all(self.db.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    row.try_get("tenant_id")?,
+                    row.try_get("owner")?,
+                    row.try_get("account_email")?,
+                ))
+            })
+            .collect()
+    }
+
     /// The connection of an owner, or [`ConnectionError::Missing`].
     pub async fn get(&self, tenant_id: &str, owner: &Owner) -> Result<Connection, ConnectionError> {
         self.find(tenant_id, owner)

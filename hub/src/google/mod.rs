@@ -223,6 +223,11 @@ impl Google {
         }
     }
 
+    /// The connections this client takes its tokens from.
+    pub fn connections(&self) -> &Connections {
+        &self.inner.connections
+    }
+
     /// The tenant-wide connection, usable and holding `required` scopes.
     pub async fn tenant_connection(
         &self,

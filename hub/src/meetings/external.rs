@@ -12,8 +12,9 @@
 //! - otherwise the event's fields are compared with the meeting's: equal → only Google's facts
 //!   (etag, sequence, updated) are refreshed, silently; different → the change is applied with
 //!   actor EXTERNAL, one change-log row and the outbox event, in the caller's transaction;
-//! - an unknown, non-cancelled event is imported as a meeting with source EXTERNAL and creator
-//!   type HUMAN, so it counts for conflicts from then on.
+//! - an unknown, non-cancelled event on a resource calendar is imported as a meeting with source
+//!   EXTERNAL and creator type HUMAN, so it counts for conflicts from then on; on a person's own
+//!   calendar only CORBI's meetings are followed, their private events are left alone.
 //!
 //! Recurring events: the master is a meeting with its RRULE lines. An exception of an instance
 //! (an event with `recurringEventId`) adds `EXDATE` for the instance's original start to the
@@ -134,6 +135,8 @@ pub async fn apply_event(
     match found {
         Some((meeting, intent)) => update_from(tx, queue, scope, event, meeting, intent).await,
         None if is_cancelled(event) => Ok(Applied::Ignored),
+        // A person's own calendar: only CORBI's meetings there are ours to follow.
+        None if scope.resource_id.is_none() => Ok(Applied::Ignored),
         None => import(tx, queue, scope, event, event_id, None).await,
     }
 }

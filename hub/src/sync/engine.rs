@@ -334,12 +334,50 @@ impl JobHandler for RenewChannelJob {
     }
 }
 
+impl TickJob {
+    /// Follows and watches the primary calendar of every person who connected their own Google
+    /// account (meetings they organise live there), once.
+    async fn follow_people(&self, ctx: &JobContext) -> Result<(), JobError> {
+        let people = self
+            .google
+            .connections()
+            .active_user_calendars()
+            .await
+            .map_err(|e| JobError::Retry(e.to_string()))?;
+        for (tenant_id, owner, calendar_id) in people {
+            if store::calendar(ctx.db(), &tenant_id, &calendar_id)
+                .await?
+                .is_some()
+            {
+                continue;
+            }
+            store::follow(ctx.db(), &tenant_id, &calendar_id, None, &owner).await?;
+            match self
+                .channels
+                .open(ctx.db(), &tenant_id, &calendar_id, &owner)
+                .await
+            {
+                Ok(_) => {
+                    enqueue_sync(&ctx.queue, &tenant_id, &calendar_id, Duration::zero()).await?
+                }
+                Err(SyncError::Google(GoogleError::NotConnected { reason, .. })) => {
+                    store::set_paused(ctx.db(), &tenant_id, &calendar_id, Some(&reason)).await?;
+                }
+                Err(other) => return Err(JobError::Retry(other.to_string())),
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The periodic tick: reconciles resources out of step, renews channels nearing expiry,
 /// enqueues due safety-net syncs (resuming paused calendars whose connection works again) and
 /// prunes old receipts.
 pub struct TickJob {
     /// The Calendar client (connection checks only; no Google call).
     pub google: Google,
+    /// Channel operations (following people's own calendars).
+    pub channels: Channels,
     /// Settings.
     pub config: crate::config::SyncConfig,
 }
@@ -357,6 +395,7 @@ impl JobHandler for TickJob {
             .coalesce(format!("sync-reconcile:{tenant_id}:{resource_id}"));
             ctx.queue.enqueue(job).await?;
         }
+        self.follow_people(ctx).await?;
         let renew_before =
             now + Duration::seconds(i64::try_from(self.config.renew_before_secs).unwrap_or(86_400));
         for channel in store::expiring_channels(ctx.db(), renew_before).await? {

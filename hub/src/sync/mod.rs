@@ -156,11 +156,17 @@ pub fn register(
                 channels: channels.clone(),
             },
         )
-        .handle(RENEW_KIND, engine::RenewChannelJob { channels })
+        .handle(
+            RENEW_KIND,
+            engine::RenewChannelJob {
+                channels: channels.clone(),
+            },
+        )
         .handle(
             TICK_KIND,
             engine::TickJob {
                 google: google.clone(),
+                channels,
                 config: config.sync.clone(),
             },
         )

@@ -739,3 +739,47 @@ on_both_engines! {
         }
     }
 }
+
+on_both_engines! {
+    async fn a_persons_own_calendar_is_followed_for_corbi_meetings_only(engine: Engine) {
+        let world = sync_world(engine, &[], |_| {}).await;
+        let member_email = "member@acme.example.com";
+        world.google.emulator.add_account(member_email);
+        assert_eq!(world.hub.consent(&world.acme.member_token, "user", member_email).await, 200);
+        world.wait_followed(member_email).await;
+
+        let body = json!({"title": "1:1", "start": "2030-12-17T10:00:00Z", "end": "2030-12-17T10:30:00Z", "time_zone": "UTC"});
+        let created = world.hub.call(Method::POST, EVENTS, Some(&world.acme.member_token), Some(body)).await;
+        assert_eq!(created.status(), 201);
+        let meeting: Value = created.json().await.expect("json");
+        assert_eq!(meeting["google"]["calendar_id"], member_email, "a meeting without a room goes to the organizer's calendar");
+        let id = meeting["id"].as_str().expect("id").to_string();
+
+        let token = world.google.emulator.issue_access_token(member_email, &[FULL_SCOPE]);
+        let client = reqwest::Client::new();
+        let renamed = client
+            .patch(world.api(&event_path(member_email, &google_id(&meeting))))
+            .bearer_auth(&token)
+            .json(&json!({"summary": "1:1 (moved to the café)"}))
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(renamed.status(), 200);
+        let private = client
+            .post(world.api(&events_path(member_email)))
+            .bearer_auth(&token)
+            .json(&json!({"summary": "Dentist", "start": {"dateTime": "2030-12-17T12:00:00Z"}, "end": {"dateTime": "2030-12-17T13:00:00Z"}}))
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(private.status(), 200);
+
+        world.wait_meeting(&id, "the edit made in the person's Google calendar", |m| m["title"] == "1:1 (moved to the café)").await;
+        let kinds: Vec<String> = world.changes(&id).await.iter().map(|c| format!("{} {}", c["change_type"], c["actor_type"]).replace('"', "")).collect();
+        assert_eq!(kinds, ["CREATED USER", "UPDATED EXTERNAL"]);
+        let listed: Value = world.hub.call(Method::GET, EVENTS, Some(&world.acme.admin_token), None).await.json().await.expect("json");
+        let titles: Vec<&str> = listed["items"].as_array().expect("items").iter().filter_map(|m| m["title"].as_str()).collect();
+        assert_eq!(titles, ["1:1 (moved to the café)"], "a person's private events are not imported");
+        world.hub.stop().await;
+    }
+}
