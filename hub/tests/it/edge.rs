@@ -173,6 +173,7 @@ struct RawClient {
     client: AsyncClient,
     received: Received,
     connected: watch::Receiver<Option<bool>>,
+    subscriptions: watch::Receiver<usize>,
     task: JoinHandle<()>,
 }
 
@@ -191,12 +192,16 @@ impl RawClient {
         let (client, mut eventloop) = AsyncClient::new(options, 100);
         let received: Received = Arc::default();
         let (state, connected) = watch::channel(None);
+        let (subacks, subscriptions) = watch::channel(0);
         let sink = received.clone();
         let task = tokio::spawn(async move {
             loop {
                 match eventloop.poll().await {
                     Ok(Event::Incoming(Packet::ConnAck(_))) => {
                         state.send_replace(Some(true));
+                    }
+                    Ok(Event::Incoming(Packet::SubAck(_))) => {
+                        subacks.send_modify(|n| *n += 1);
                     }
                     Ok(Event::Incoming(Packet::Publish(p))) => {
                         sink.lock()
@@ -215,8 +220,17 @@ impl RawClient {
             client,
             received,
             connected,
+            subscriptions,
             task,
         }
+    }
+
+    /// Waits until the broker has acknowledged `count` subscriptions.
+    async fn subscribed(&mut self, count: usize) {
+        tokio::time::timeout(WAIT, self.subscriptions.wait_for(|n| *n >= count))
+            .await
+            .expect("subscriptions acknowledged in time")
+            .expect("watch open");
     }
 
     async fn outcome(&mut self) -> bool {
@@ -931,4 +945,252 @@ on_both_engines! {
         .await;
         agent.shutdown().await;
     }
+}
+
+/// A private Mosquitto for one test, run from the machine's binary with its own port, password
+/// file and ACL (the one `hub edge-acl` prints); killed when dropped.
+struct Mosquitto {
+    dir: tempfile::TempDir,
+    port: u16,
+    process: tokio::process::Child,
+}
+
+const MOSQUITTO: &str = "/usr/sbin/mosquitto";
+const MOSQUITTO_PASSWD: &str = "/usr/bin/mosquitto_passwd";
+
+impl Mosquitto {
+    /// Starts it with only the hub's login and the hub's ACL entry.
+    async fn start(hub_user: &str, hub_password: &str) -> Mosquitto {
+        let dir = tempfile::tempdir().expect("dir");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|probe| probe.local_addr())
+            .expect("a free port")
+            .port();
+        let path = |name: &str| dir.path().join(name).display().to_string();
+        passwd(&["-b", "-c", &path("passwords"), hub_user, hub_password]);
+        std::fs::write(path("acl"), hub::edge::acl::mosquitto_acl(hub_user, &[])).expect("acl");
+        // `user root` only matters when the tests run as root: Mosquitto would otherwise
+        // switch to the `mosquitto` user, who cannot read this private directory.
+        let config = format!(
+            "listener {port} 127.0.0.1\nallow_anonymous false\npassword_file {}\nacl_file {}\n\
+             persistence false\nuser root\nlog_dest file {}\n",
+            path("passwords"),
+            path("acl"),
+            path("mosquitto.log"),
+        );
+        std::fs::write(path("mosquitto.conf"), config).expect("config");
+        let process = tokio::process::Command::new(MOSQUITTO)
+            .arg("-c")
+            .arg(path("mosquitto.conf"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("{MOSQUITTO} must be installed (apt install mosquitto): {e}")
+            });
+        let broker = Mosquitto { dir, port, process };
+        eventually(WAIT, "Mosquitto listening", || async {
+            TcpStream::connect(("127.0.0.1", port)).await.is_ok()
+        })
+        .await;
+        broker
+    }
+
+    fn url(&self) -> String {
+        format!("mqtt://127.0.0.1:{}", self.port)
+    }
+
+    /// Adds the devices' logins, writes the ACL of the hub's active devices and reloads, as an
+    /// operator does after an enrollment.
+    async fn admit(&self, hub_user: &str, db: &hub::db::Db, devices: &[&EnrollmentResponse]) {
+        let passwords = self.dir.path().join("passwords").display().to_string();
+        for device in devices {
+            passwd(&[
+                "-b",
+                &passwords,
+                &device.mqtt.username,
+                device.mqtt.password.expose(),
+            ]);
+        }
+        let active = hub::edge::store::active_devices(db).await.expect("devices");
+        assert_eq!(active.len(), devices.len());
+        let acl = hub::edge::acl::mosquitto_acl(hub_user, &active);
+        std::fs::write(self.dir.path().join("acl"), acl).expect("acl");
+        let pid = self.process.id().expect("running").to_string();
+        let hup = std::process::Command::new("kill")
+            .args(["-HUP", &pid])
+            .status()
+            .expect("kill");
+        assert!(hup.success());
+    }
+}
+
+fn passwd(args: &[&str]) {
+    let status = std::process::Command::new(MOSQUITTO_PASSWD)
+        .args(args)
+        .status()
+        .unwrap_or_else(|e| panic!("{MOSQUITTO_PASSWD} must be installed: {e}"));
+    assert!(status.success(), "mosquitto_passwd failed");
+}
+
+/// Logs in as a device, retrying until the reloaded password file lets it in.
+async fn device_login(url: &str, device: &EnrollmentResponse) -> RawClient {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let login = (device.mqtt.username.as_str(), device.mqtt.password.expose());
+        let mut client = RawClient::connect(url, &device.device_id, Some(login));
+        if client.outcome().await {
+            return client;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "Mosquitto never admitted the device"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The schedule snapshots a raw client received on `topic` that open with `key`: their titles.
+fn schedules_on(client: &RawClient, topic: &str, key: &SealKey) -> Vec<Vec<String>> {
+    client
+        .received()
+        .into_iter()
+        .filter(|(t, _)| t == topic)
+        .filter_map(|(t, payload)| open(key, &t, &payload).ok())
+        .filter_map(|bytes| match protocol::decode(&bytes) {
+            Ok(Message::ScheduleSnapshot(s)) => {
+                Some(s.meetings.into_iter().map(|m| m.title).collect())
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// The machine's Mosquitto with the ACL `hub edge-acl` generates confines a device to its own
+/// topics, beside the payload seals: a device subscribed to every schedule (and to `#`) gets only
+/// its own room's, and its publish into another device's up topic never reaches the hub, even
+/// sealed with that device's key (as if the key had been stolen).
+///
+/// It runs in every run, not only with `CORBI_TEST_MQTT_URL`: it starts a private Mosquitto from
+/// the machine's binary (`/usr/sbin/mosquitto`, always installed where the hub is developed) and
+/// fails with an install hint when the binary is missing, rather than skipping the proof.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mosquitto_with_the_generated_acl_confines_each_device() {
+    let (hub_user, hub_password) = ("corbi-hub", uuid::Uuid::new_v4().simple().to_string());
+    let mosquitto = Mosquitto::start(hub_user, &hub_password).await;
+    let world = World::with_rooms_and(Engine::Sqlite, &["Atlas", "Borealis"], |config| {
+        config.mqtt_url = mosquitto.url();
+        config.mqtt_username = hub_user.to_string();
+        config.mqtt_password = hub::config::Secret::new(hub_password.clone());
+    })
+    .await;
+    let (atlas, borealis) = (&world.rooms[0], &world.rooms[1]);
+    let a = enroll(&world, atlas).await;
+    let b = enroll(&world, borealis).await;
+    assert_eq!(a.mqtt.url, mosquitto.url());
+    mosquitto.admit(hub_user, world.hub.db(), &[&a, &b]).await;
+    let mut spy = device_login(&mosquitto.url(), &a).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let agent_b = start_agent(&b, dir.path(), None);
+
+    let secret = world
+        .book(
+            &world.acme.member_token,
+            soon(borealis, "Secret board meeting", 60, 30),
+        )
+        .await;
+    assert_eq!(secret.status(), 201);
+    eventually(
+        WAIT,
+        "room B's schedule retained and on B's agent",
+        || async { titles(&agent_b) == ["Secret board meeting"] },
+    )
+    .await;
+    spy.client
+        .subscribe("corbi/v1/+/res/+/schedule", QoS::AtLeastOnce)
+        .await
+        .expect("subscribe");
+    spy.client
+        .subscribe("#", QoS::AtLeastOnce)
+        .await
+        .expect("subscribe");
+    spy.subscribed(2).await;
+    let follow_up = world
+        .book(
+            &world.acme.member_token,
+            soon(borealis, "Board follow-up", 120, 30),
+        )
+        .await;
+    assert_eq!(follow_up.status(), 201);
+    eventually(WAIT, "B's second schedule on B's agent", || async {
+        titles(&agent_b).len() == 2
+    })
+    .await;
+    let own = world
+        .book(
+            &world.acme.member_token,
+            soon(atlas, "Atlas planning", 90, 30),
+        )
+        .await;
+    assert_eq!(own.status(), 201);
+    let own_topic = topics::schedule(&a.tenant_id, atlas).expect("topic");
+    let own_key = key(a.keys.resource_key.expose());
+    eventually(
+        WAIT,
+        "A's own schedule, published after both of B's",
+        || async {
+            schedules_on(&spy, &own_topic, &own_key)
+                .iter()
+                .any(|titles| titles.contains(&"Atlas planning".to_string()))
+        },
+    )
+    .await;
+    let room_b = format!("/res/{borealis}/");
+    let leaked: Vec<String> = spy
+        .received()
+        .into_iter()
+        .map(|(topic, _)| topic)
+        .filter(|topic| topic.contains(&room_b))
+        .collect();
+    assert!(
+        leaked.is_empty(),
+        "room B's topics reached device A: {leaked:?}"
+    );
+
+    let check_in = |device: &EnrollmentResponse, idempotency_key: &str| {
+        protocol::encode(&Message::CheckIn(CheckIn {
+            meeting_id: "m".into(),
+            device_id: device.device_id.clone(),
+            at_ms: Utc::now().timestamp_millis(),
+            idempotency_key: idempotency_key.into(),
+        }))
+    };
+    let b_up = topics::up(&b.tenant_id, borealis, &b.device_id).expect("topic");
+    let stolen = key(b.keys.device_key.expose());
+    let forged = seal(&stolen, &b_up, &check_in(&b, "forged"));
+    spy.client
+        .publish(&b_up, QoS::AtLeastOnce, false, forged)
+        .await
+        .expect("publish");
+    let a_up = topics::up(&a.tenant_id, atlas, &a.device_id).expect("topic");
+    let genuine = seal(
+        &key(a.keys.device_key.expose()),
+        &a_up,
+        &check_in(&a, "genuine"),
+    );
+    spy.client
+        .publish(&a_up, QoS::AtLeastOnce, false, genuine)
+        .await
+        .expect("publish");
+    eventually(WAIT, "A's own check-in in the hub's inbox", || async {
+        inbox_keys(&world, &a.device_id).await == ["genuine"]
+    })
+    .await;
+    assert!(
+        inbox_keys(&world, &b.device_id).await.is_empty(),
+        "A's publish into B's up topic reached the hub"
+    );
+    agent_b.shutdown().await;
+    drop(mosquitto);
 }
