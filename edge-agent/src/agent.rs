@@ -14,6 +14,7 @@
 //! topic; every reconnection republishes what is still unanswered. The hub deduplicates by key.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -47,6 +48,14 @@ pub enum AgentError {
     /// The broker URL cannot be used.
     #[error("bad MQTT URL {0:?}: expected mqtt://host[:port] or mqtts://host[:port]")]
     MqttUrl(String),
+    /// The configured CA file cannot be read.
+    #[error("cannot read the MQTT CA file {path}: {source}")]
+    MqttCa {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
     /// No schedule has been received yet.
     #[error("no schedule received yet")]
     NoSchedule,
@@ -339,6 +348,18 @@ fn day_bounds(time_zone: &str, day: NaiveDate) -> (i64, i64) {
     (start_of(day), start_of(next))
 }
 
+/// TLS trusting the configured CA file, or the system's roots.
+fn tls(config: &AgentConfig) -> Result<Transport, AgentError> {
+    let Some(path) = &config.mqtt_ca else {
+        return Ok(Transport::tls_with_default_config());
+    };
+    let ca = std::fs::read(path).map_err(|source| AgentError::MqttCa {
+        path: path.clone(),
+        source,
+    })?;
+    Ok(Transport::tls(ca, None, None))
+}
+
 fn mqtt_options(
     config: &AgentConfig,
     identity: &DeviceIdentity,
@@ -351,7 +372,7 @@ fn mqtt_options(
     let url = url::Url::parse(&raw).map_err(|_| bad())?;
     let (transport, default_port) = match url.scheme() {
         "mqtt" | "tcp" => (Transport::tcp(), 1883),
-        "mqtts" | "ssl" => (Transport::tls_with_default_config(), 8883),
+        "mqtts" | "ssl" => (tls(config)?, 8883),
         _ => return Err(bad()),
     };
     let host = url.host_str().ok_or_else(bad)?;

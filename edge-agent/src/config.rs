@@ -17,6 +17,9 @@ pub struct AgentConfig {
     pub data_dir: PathBuf,
     /// Broker URL overriding the one handed out at enrollment (e.g. a local broker on the site).
     pub mqtt_url: Option<String>,
+    /// PEM certificate(s) to trust for `mqtts://` instead of the system's roots: the site's own
+    /// CA, or the broker's self-signed certificate.
+    pub mqtt_ca: Option<PathBuf>,
     /// A cached schedule older than this makes the agent ask for a fresh one (default 15 min).
     pub max_cache_age: Duration,
     /// How often the agent sends a heartbeat and checks the cache's age (default 60 s).
@@ -33,6 +36,7 @@ impl AgentConfig {
         Self {
             data_dir: data_dir.into(),
             mqtt_url: None,
+            mqtt_ca: None,
             max_cache_age: Duration::from_secs(15 * 60),
             housekeeping_every: Duration::from_secs(60),
             keep_alive: Duration::from_secs(10),

@@ -1,7 +1,7 @@
 //! The `edge-agent` daemon: enrolls on first start (or loads its saved credentials), then keeps the
 //! device's schedule until stopped with Ctrl-C.
 //!
-//! `edge-agent --hub URL --data-dir DIR [--enrollment-code CODE] [--mqtt-url URL]`
+//! `edge-agent --hub URL --data-dir DIR [--enrollment-code CODE] [--mqtt-url URL] [--mqtt-ca PEM]`
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -30,6 +30,9 @@ struct Args {
     /// Broker URL overriding the one given at enrollment.
     #[arg(long, env = "CORBI_MQTT_URL")]
     mqtt_url: Option<String>,
+    /// PEM certificate(s) to trust for mqtts:// instead of the system's roots.
+    #[arg(long, env = "CORBI_MQTT_CA")]
+    mqtt_ca: Option<PathBuf>,
 }
 
 #[tokio::main]
@@ -45,6 +48,7 @@ async fn main() -> anyhow::Result<()> {
         .context("device identity")?;
     let mut config = AgentConfig::new(args.data_dir);
     config.mqtt_url = args.mqtt_url;
+    config.mqtt_ca = args.mqtt_ca;
     let agent = Agent::start(config, identity, Arc::new(SystemClock)).context("starting")?;
     let mut events = agent.subscribe();
     loop {

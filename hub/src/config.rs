@@ -55,8 +55,14 @@ pub struct Config {
     /// `MQTT_PASSWORD`: its password.
     pub mqtt_password: Secret,
     /// `MQTT_PUBLIC_URL`: the broker URL handed to devices at enrollment; empty means
-    /// `MQTT_URL`, or `mqtt://{bound address}` of the embedded broker.
+    /// `MQTT_URL`, or `mqtt://{bound address}` (`mqtts://` with TLS) of the embedded broker.
     pub mqtt_public_url: String,
+    /// `MQTT_TLS_CERT`: PEM certificate chain for the embedded broker; with `MQTT_TLS_KEY` the
+    /// devices' listener on `MQTT_BIND` speaks TLS only, so passwords and sealed payloads do
+    /// not cross the network in the clear. Empty: plain MQTT.
+    pub mqtt_tls_cert: String,
+    /// `MQTT_TLS_KEY`: the PEM private key of `MQTT_TLS_CERT`.
+    pub mqtt_tls_key: String,
     /// `MAX_BODY_BYTES`: requests with a larger body are refused with 413.
     pub max_body_bytes: usize,
     /// `LOG_FORMAT`: `text` for people, `json` for log shippers.
@@ -266,6 +272,8 @@ impl Default for Config {
             mqtt_username: String::new(),
             mqtt_password: Secret::default(),
             mqtt_public_url: String::new(),
+            mqtt_tls_cert: String::new(),
+            mqtt_tls_key: String::new(),
             max_body_bytes: 1024 * 1024,
             log_format: "text".into(),
             jobs: JobsConfig::default(),
@@ -297,6 +305,10 @@ mqtt_username = ""
 mqtt_password = ""
 # [MQTT_PUBLIC_URL] broker URL handed to devices; empty means MQTT_URL or the embedded broker's address
 mqtt_public_url = ""
+# [MQTT_TLS_CERT] / [MQTT_TLS_KEY] PEM certificate chain and key: the embedded broker's device
+# listener then speaks TLS only (devices use mqtts://); empty: plain MQTT
+mqtt_tls_cert = ""
+mqtt_tls_key = ""
 # [MAX_BODY_BYTES] larger request bodies are refused with 413
 max_body_bytes = 1048576
 # [LOG_FORMAT] text or json
@@ -424,6 +436,8 @@ const TOP_ENV: &[&str] = &[
     "MQTT_USERNAME",
     "MQTT_PASSWORD",
     "MQTT_PUBLIC_URL",
+    "MQTT_TLS_CERT",
+    "MQTT_TLS_KEY",
     "MAX_BODY_BYTES",
     "LOG_FORMAT",
 ];

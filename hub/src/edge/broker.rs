@@ -6,6 +6,10 @@
 //! waits for the verdict. rumqttd has no topic ACLs; the payload seals are what confine a
 //! device to its resource (see the module doc of `edge`).
 //!
+//! With TLS configured, devices get a TLS-only listener on `MQTT_BIND` and the hub's own client
+//! a plain one on a free loopback port (it never leaves the machine, and needs no certificate
+//! naming 127.0.0.1); both feed the same router, so the hub still sees every device.
+//!
 //! rumqttd binds the address itself and cannot report the port it got, so port 0 is resolved
 //! here first by binding and releasing a free port (a tiny race with other processes).
 
@@ -46,17 +50,58 @@ struct Login {
     verdict: oneshot::Sender<bool>,
 }
 
-/// Starts the broker on `bind` and returns the address it listens on.
+/// The PEM files of the devices' TLS listener.
+#[derive(Debug, Clone)]
+pub struct Tls {
+    /// Certificate chain path.
+    pub cert: String,
+    /// Private key path.
+    pub key: String,
+}
+
+/// Where the started broker listens.
+#[derive(Debug, Clone, Copy)]
+pub struct Listening {
+    /// The devices' listener (TLS when configured).
+    pub devices: SocketAddr,
+    /// The hub's own client's listener (the same one without TLS).
+    pub hub: SocketAddr,
+}
+
+/// Starts the broker on `bind` (TLS-only there when `tls` is given) and returns where it
+/// listens.
 pub async fn start(
     bind: SocketAddr,
+    tls: Option<Tls>,
     db: Db,
     internal: InternalLogin,
     shutdown: CancellationToken,
-) -> Result<SocketAddr, EdgeError> {
-    let addr = resolve_port(bind)?;
+) -> Result<Listening, EdgeError> {
+    let devices = resolve_port(bind)?;
+    let hub = match &tls {
+        Some(tls) => {
+            for path in [&tls.cert, &tls.key] {
+                if !std::path::Path::new(path).is_file() {
+                    return Err(EdgeError::Broker(format!("TLS file {path} not found")));
+                }
+            }
+            resolve_port(SocketAddr::from(([127, 0, 0, 1], 0)))?
+        }
+        None => devices,
+    };
     let (logins, requests) = mpsc::channel::<Login>(256);
     tokio::spawn(check_logins(requests, db, internal, shutdown));
-    let mut broker = rumqttd::Broker::new(config(addr, logins));
+    let mut servers = vec![(
+        "corbi-v4".to_owned(),
+        server("corbi-v4", devices, tls.clone(), &logins),
+    )];
+    if tls.is_some() {
+        servers.push((
+            "corbi-hub".to_owned(),
+            server("corbi-hub", hub, None, &logins),
+        ));
+    }
+    let mut broker = rumqttd::Broker::new(config(servers));
     std::thread::Builder::new()
         .name("corbi-mqtt".into())
         .spawn(move || {
@@ -65,9 +110,10 @@ pub async fn start(
             }
         })
         .map_err(|source| EdgeError::Broker(format!("cannot start the broker thread: {source}")))?;
-    wait_until_listening(addr).await?;
-    tracing::info!(%addr, "embedded MQTT broker listening");
-    Ok(addr)
+    wait_until_listening(devices).await?;
+    wait_until_listening(hub).await?;
+    tracing::info!(%devices, tls = tls.is_some(), "embedded MQTT broker listening");
+    Ok(Listening { devices, hub })
 }
 
 fn resolve_port(bind: SocketAddr) -> Result<SocketAddr, EdgeError> {
@@ -90,7 +136,12 @@ async fn wait_until_listening(addr: SocketAddr) -> Result<(), EdgeError> {
     )))
 }
 
-fn config(addr: SocketAddr, logins: mpsc::Sender<Login>) -> rumqttd::Config {
+fn server(
+    name: &str,
+    addr: SocketAddr,
+    tls: Option<Tls>,
+    logins: &mpsc::Sender<Login>,
+) -> rumqttd::ServerSettings {
     let mut connections = rumqttd::ConnectionSettings {
         connection_timeout_ms: 5_000,
         max_payload_size: MAX_PAYLOAD_BYTES,
@@ -99,7 +150,7 @@ fn config(addr: SocketAddr, logins: mpsc::Sender<Login>) -> rumqttd::Config {
         external_auth: None,
         dynamic_filters: true,
     };
-    let logins = Arc::new(logins);
+    let logins = Arc::new(logins.clone());
     connections.set_auth_handler(move |client_id, username, password| {
         let logins = logins.clone();
         async move {
@@ -116,13 +167,20 @@ fn config(addr: SocketAddr, logins: mpsc::Sender<Login>) -> rumqttd::Config {
             answer.await.unwrap_or(false)
         }
     });
-    let server = rumqttd::ServerSettings {
-        name: "corbi-v4".to_owned(),
+    rumqttd::ServerSettings {
+        name: name.to_owned(),
         listen: addr,
-        tls: None,
+        tls: tls.map(|tls| rumqttd::TlsConfig::Rustls {
+            capath: None,
+            certpath: tls.cert,
+            keypath: tls.key,
+        }),
         next_connection_delay_ms: 1,
         connections,
-    };
+    }
+}
+
+fn config(servers: Vec<(String, rumqttd::ServerSettings)>) -> rumqttd::Config {
     rumqttd::Config {
         router: rumqttd::RouterConfig {
             max_connections: 10_000,
@@ -131,7 +189,7 @@ fn config(addr: SocketAddr, logins: mpsc::Sender<Login>) -> rumqttd::Config {
             max_segment_count: 10,
             ..Default::default()
         },
-        v4: Some([("corbi-v4".to_owned(), server)].into_iter().collect()),
+        v4: Some(servers.into_iter().collect()),
         ..Default::default()
     }
 }

@@ -71,13 +71,20 @@ impl Edge {
         };
         let (endpoint, broker) = if config.mqtt_url.trim().is_empty() {
             let login = broker::InternalLogin::generate();
-            let addr = broker::start(config.mqtt_bind, db.clone(), login.clone(), shutdown).await?;
+            let listening = broker::start(
+                config.mqtt_bind,
+                tls(config)?,
+                db.clone(),
+                login.clone(),
+                shutdown,
+            )
+            .await?;
             let endpoint = Endpoint {
-                host: addr.ip().to_string(),
-                port: addr.port(),
+                host: listening.hub.ip().to_string(),
+                port: listening.hub.port(),
                 login: Some((login.username, login.password)),
             };
-            (endpoint, BrokerKind::Embedded(addr))
+            (endpoint, BrokerKind::Embedded(listening.devices))
         } else {
             (
                 external_endpoint(config)?,
@@ -195,12 +202,62 @@ fn external_endpoint(config: &Config) -> Result<Endpoint, EdgeError> {
     })
 }
 
+/// The embedded broker's TLS files: both or neither.
+fn tls(config: &Config) -> Result<Option<broker::Tls>, EdgeError> {
+    match (config.mqtt_tls_cert.trim(), config.mqtt_tls_key.trim()) {
+        ("", "") => Ok(None),
+        ("", _) | (_, "") => Err(EdgeError::Broker(
+            "set both MQTT_TLS_CERT and MQTT_TLS_KEY, or neither".into(),
+        )),
+        (cert, key) => Ok(Some(broker::Tls {
+            cert: cert.to_string(),
+            key: key.to_string(),
+        })),
+    }
+}
+
 fn device_url(config: &Config, broker: &BrokerKind) -> String {
     if !config.mqtt_public_url.trim().is_empty() {
         return config.mqtt_public_url.trim().to_string();
     }
+    let scheme = if config.mqtt_tls_cert.trim().is_empty() {
+        "mqtt"
+    } else {
+        "mqtts"
+    };
     match broker {
-        BrokerKind::Embedded(addr) => format!("mqtt://{addr}"),
+        BrokerKind::Embedded(addr) => format!("{scheme}://{addr}"),
         BrokerKind::External(url) => url.trim().to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tls_needs_both_files_or_neither() {
+        let with = |cert: &str, key: &str| Config {
+            mqtt_tls_cert: cert.into(),
+            mqtt_tls_key: key.into(),
+            ..Config::default()
+        };
+        assert!(tls(&with("", "")).is_ok_and(|t| t.is_none()));
+        assert!(tls(&with("cert.pem", "")).is_err());
+        assert!(tls(&with(" ", "key.pem")).is_err());
+        let both = tls(&with("cert.pem", "key.pem")).ok().flatten();
+        assert_eq!(
+            both.map(|t| (t.cert, t.key)),
+            Some(("cert.pem".into(), "key.pem".into()))
+        );
+        let embedded = BrokerKind::Embedded(std::net::SocketAddr::from(([127, 0, 0, 1], 8883)));
+        assert_eq!(
+            device_url(&with("cert.pem", "key.pem"), &embedded),
+            "mqtts://127.0.0.1:8883"
+        );
+        assert_eq!(
+            device_url(&with("", ""), &embedded),
+            "mqtt://127.0.0.1:8883"
+        );
     }
 }

@@ -96,15 +96,23 @@ fn start_agent(
     dir: &std::path::Path,
     url: Option<String>,
 ) -> Agent {
+    start_agent_with(enrollment, dir, |config| config.mqtt_url = url)
+}
+
+fn start_agent_with(
+    enrollment: &EnrollmentResponse,
+    dir: &std::path::Path,
+    adjust: impl FnOnce(&mut AgentConfig),
+) -> Agent {
     let identity = DeviceIdentity::from_enrollment(enrollment.clone()).expect("identity checks");
     let mut config = AgentConfig::new(dir);
-    config.mqtt_url = url;
     config.reconnect = edge_agent::logic::Backoff {
         initial: embassy_time::Duration::from_millis(50),
         max: embassy_time::Duration::from_millis(300),
     };
     config.keep_alive = embassy_time::Duration::from_secs(5);
     config.housekeeping_every = embassy_time::Duration::from_millis(300);
+    adjust(&mut config);
     Agent::start(config, identity, Arc::new(SystemClock)).expect("agent starts")
 }
 
@@ -1193,4 +1201,67 @@ async fn mosquitto_with_the_generated_acl_confines_each_device() {
     );
     agent_b.shutdown().await;
     drop(mosquitto);
+}
+
+/// A self-signed certificate for 127.0.0.1 made with the machine's `openssl`: (cert, key) paths.
+/// Not a CA (webpki refuses a CA certificate as the server's own), trusted as itself.
+fn self_signed(dir: &std::path::Path) -> (String, String) {
+    let cert = dir.join("cert.pem").display().to_string();
+    let key = dir.join("key.pem").display().to_string();
+    let status = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
+        .args(["-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"])
+        .args(["-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"])
+        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+        .args(["-keyout", &key, "-out", &cert])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("openssl must be installed");
+    assert!(status.success(), "openssl made no certificate");
+    (cert, key)
+}
+
+/// With `MQTT_TLS_CERT`/`MQTT_TLS_KEY` the embedded broker's device listener speaks TLS only:
+/// enrollment hands out `mqtts://`, an agent trusting the certificate gets its schedule, and a
+/// plain-MQTT login with the right password is not even read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn devices_reach_the_embedded_broker_over_tls_only() {
+    let certs = tempfile::tempdir().expect("dir");
+    let (cert, key) = self_signed(certs.path());
+    let world = World::with_rooms_and(Engine::Sqlite, &["Atlas"], |config| {
+        config.mqtt_tls_cert = cert.clone();
+        config.mqtt_tls_key = key.clone();
+    })
+    .await;
+    let room = &world.rooms[0];
+    let device = enroll(&world, room).await;
+    let url = broker_url(&world, &device);
+    assert!(url.starts_with("mqtts://127.0.0.1:"), "{url}");
+
+    let plain = url.replacen("mqtts://", "mqtt://", 1);
+    let login = (device.mqtt.username.as_str(), device.mqtt.password.expose());
+    let mut cleartext = RawClient::connect(&plain, &device.device_id, Some(login));
+    assert!(!cleartext.outcome().await, "plain MQTT is refused");
+
+    let dir = tempfile::tempdir().expect("dir");
+    let agent = start_agent_with(&device, dir.path(), |config| {
+        config.mqtt_ca = Some(cert.clone().into());
+    });
+    let booked = world
+        .book(&world.acme.member_token, soon(room, "Over TLS", 30, 30))
+        .await;
+    assert_eq!(booked.status(), 201);
+    eventually(WAIT, "the schedule over TLS", || async {
+        titles(&agent) == ["Over TLS"]
+    })
+    .await;
+    agent.shutdown().await;
 }
