@@ -343,9 +343,10 @@ async fn insert_event(
     Ok(facts(&event))
 }
 
-/// Busy time Google knows for the resource calendar that CORBI cannot explain (bookings made
-/// in Google and not yet synced) must not overlap the meeting. `also_mine` are intervals of
-/// this meeting Google still shows (its old slot while it is being moved).
+/// Busy time Google knows for the resource calendar must not overlap the meeting: it catches
+/// bookings made in Google and not yet synced (CORBI's own bookings that overlap were refused
+/// by the local check already). `also_mine` are intervals of this meeting Google still shows
+/// (its old slot while it is being moved), which do not count.
 async fn check_google_busy(
     state: &AppState,
     connection: &Connection,
@@ -362,22 +363,7 @@ async fn check_google_busy(
     if google_busy.is_empty() {
         return Ok(());
     }
-    let mut tx = state.db.pool().begin().await?;
-    let mut known: Vec<Occurrence> = store::busy(
-        &mut tx,
-        &meeting.tenant_id,
-        &resource.id,
-        from,
-        to,
-        Some(&meeting.id),
-    )
-    .await?
-    .into_iter()
-    .map(|b| b.slot)
-    .collect();
-    tx.commit().await?;
-    known.extend_from_slice(also_mine);
-    let external: Vec<Busy> = slots::subtract(&google_busy, &known)
+    let external: Vec<Busy> = slots::subtract(&google_busy, also_mine)
         .into_iter()
         .map(|slot| Busy {
             meeting_id: None,
