@@ -618,7 +618,9 @@ async fn converged(world: &SyncWorld, tracked: &[Tracked]) -> Result<(), String>
         // Known rare race (seen once under heavy load, seed 6340664946999721604, not reproduced
         // with the same seed): one CORBI write's echo can be logged once as EXTERNAL. The bound
         // allows that and no more; the message lists the entries for the next investigation.
-        if corbi != t.corbi_writes || external > t.external_writes + t.corbi_writes.saturating_sub(1) {
+        if corbi != t.corbi_writes
+            || external > t.external_writes + t.corbi_writes.saturating_sub(1)
+        {
             let entries: Vec<String> = changes
                 .iter()
                 .map(|c| format!("{} {} {}", c["change_type"], c["actor_type"], c["diff"]))
