@@ -127,6 +127,8 @@ pub struct Demo {
     pub twilio: TwilioEmulator,
     /// What the credentials file holds.
     pub credentials: DemoCredentials,
+    /// One in-process edge agent per demo device, showing the device flow.
+    pub agents: Vec<edge_agent::Agent>,
 }
 
 /// Starts the emulators and the hub, and seeds the demo tenant.
@@ -157,13 +159,63 @@ pub async fn start(mut config: Config) -> Result<Demo, DemoError> {
     config.notify.twilio_base_url = twilio.base_url();
     let hub = Hub::start(config, Registry::new()).await?;
     let credentials = seed(&hub, &google, &sendgrid, &twilio).await?;
+    let agents = start_device_agents(&credentials).await?;
     Ok(Demo {
+        agents,
         hub,
         google,
         sendgrid,
         twilio,
         credentials,
     })
+}
+
+/// Starts one in-process edge agent per demo device, each with an enrollment of its own (the
+/// code in the credentials file stays unused for a standalone agent) and its data under the
+/// temporary directory, so the device flow — schedules arriving, check-ins — runs in the demo.
+async fn start_device_agents(
+    credentials: &DemoCredentials,
+) -> Result<Vec<edge_agent::Agent>, DemoError> {
+    let client = Client::new();
+    let base = &credentials.base_url;
+    let mut agents = Vec::new();
+    for device in credentials.resources.iter().filter(|r| r.kind == "DEVICE") {
+        let url = format!("{base}/api/v1/resources/{}/devices", device.id);
+        let code = call(
+            &client,
+            Method::POST,
+            &url,
+            &credentials.admin_token,
+            &json!({}),
+        )
+        .await?;
+        let enrolled = client
+            .post(format!("{base}/api/v1/devices/enroll"))
+            .json(&json!({"enrollment_code": code["enrollment_code"]}))
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(|e| DemoError::Step(format!("demo device enrollment: {e}")))?
+            .json::<edge_agent::EnrollmentResponse>()
+            .await
+            .map_err(|e| DemoError::Step(format!("demo device enrollment: {e}")))?;
+        let identity = edge_agent::DeviceIdentity::from_enrollment(enrolled)
+            .map_err(|e| DemoError::Step(format!("demo device identity: {e}")))?;
+        let dir = std::env::temp_dir()
+            .join("corbi-demo-agents")
+            .join(&device.id);
+        std::fs::create_dir_all(&dir)?;
+        let config = edge_agent::AgentConfig::new(&dir);
+        let agent = edge_agent::Agent::start(
+            config,
+            identity,
+            std::sync::Arc::new(edge_agent::SystemClock),
+        )
+        .map_err(|e| DemoError::Step(format!("demo device agent: {e}")))?;
+        tracing::info!(device = %device.name, data = %dir.display(), "demo device agent started");
+        agents.push(agent);
+    }
+    Ok(agents)
 }
 
 /// An enrollment code for the first unseeded device, so a standalone `edge-agent` can join.

@@ -198,5 +198,38 @@ async fn the_demo_binary_writes_credentials_that_work() {
         || async { received("sendgrid").await == 2 && received("twilio").await == 1 },
     )
     .await;
+    // Every demo device runs an in-process agent that reaches the broker and reports in.
+    let admin = credentials["admin_token"].as_str().expect("token");
+    for device in resources.iter().filter(|r| r["kind"] == "DEVICE") {
+        let url = format!(
+            "{base}/api/v1/resources/{}/devices",
+            device["id"].as_str().expect("id")
+        );
+        let client = client.clone();
+        eventually(
+            Duration::from_secs(30),
+            "the demo device's agent reports in",
+            || {
+                let (client, url) = (client.clone(), url.clone());
+                async move {
+                    let list: Value = client
+                        .get(url)
+                        .bearer_auth(admin)
+                        .send()
+                        .await
+                        .expect("sent")
+                        .json()
+                        .await
+                        .expect("json");
+                    list["items"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .any(|d| d["last_seen_at"].is_string())
+                }
+            },
+        )
+        .await;
+    }
     child.kill().await.expect("demo stops");
 }
