@@ -348,8 +348,13 @@ fn day_bounds(time_zone: &str, day: NaiveDate) -> (i64, i64) {
     (start_of(day), start_of(next))
 }
 
-/// TLS trusting the configured CA file, or the system's roots.
+/// TLS trusting the configured CA file, or the system's roots. Several rustls crypto
+/// providers can end up in one binary (see CRATES.md), so the process-wide default is set to
+/// aws-lc-rs first unless something already chose one.
 fn tls(config: &AgentConfig) -> Result<Transport, AgentError> {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        let _already_chosen = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    }
     let Some(path) = &config.mqtt_ca else {
         return Ok(Transport::tls_with_default_config());
     };
