@@ -5,23 +5,14 @@
 //!
 //! Run: `cargo bench -p hub --bench booking` (`BOOKINGS=N` changes the count).
 
+mod common;
+
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
-use emulators::google::{GoogleConfig as EmulatedGoogle, GoogleEmulator};
-use hub::{
-    Hub,
-    auth::{Role, store},
-    config::{Config, JobsConfig, Secret},
-    connections::seal,
-    jobs::Registry,
-};
-use reqwest::Client;
-use serde_json::{Value, json};
-use sqlx::Connection;
+use common::{ACCOUNT, BenchHub, connected_hub, create_rooms, fresh_postgres, percentile};
+use serde_json::json;
 
 const ROOMS: usize = 20;
-const ACCOUNT: &str = "rooms@bench.example";
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -49,48 +40,21 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn fresh_postgres(admin_url: &str) -> anyhow::Result<String> {
-    let name = format!("corbi_bench_{}", uuid::Uuid::new_v4().simple());
-    let mut admin = sqlx::PgConnection::connect(admin_url).await?;
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut admin)
-        .await?;
-    let mut url = url::Url::parse(admin_url)?;
-    url.set_path(&format!("/{name}"));
-    Ok(url.to_string())
-}
-
 async fn run(engine: &str, database_url: &str, bookings: usize) -> anyhow::Result<()> {
-    let google = GoogleEmulator::start(EmulatedGoogle {
-        allow_http_loopback: true,
-        ..EmulatedGoogle::default()
-    })
-    .await?;
-    google.register_oauth_client("bench", "bench-secret");
-    google.add_account(ACCOUNT);
-    let mut config = Config {
-        database_url: Secret::new(database_url),
-        bind: "127.0.0.1:0".parse()?,
-        mqtt_bind: "127.0.0.1:0".parse()?,
-        jobs: JobsConfig {
-            poll_ms: 200,
-            ..JobsConfig::default()
-        },
-        ..Config::default()
-    };
+    let bench = connected_hub(database_url, 200).await?;
+    let rooms: Vec<String> = create_rooms(&bench, ROOMS)
+        .await?
+        .iter()
+        .filter_map(|room| room["id"].as_str().map(str::to_string))
+        .collect();
+    let BenchHub {
+        google,
+        hub,
+        token,
+        client,
+        ..
+    } = bench;
     let base = google.base_url();
-    config.google.client_id = "bench".into();
-    config.google.client_secret = Secret::new("bench-secret");
-    config.google.auth_url = format!("{base}/o/oauth2/auth");
-    config.google.token_url = format!("{base}/token");
-    config.google.api_base_url = base.clone();
-    config.google.requests_per_second = 100_000;
-    config.encryption.keys = Secret::new(seal::generate_key("bench"));
-    let hub = Hub::start(config, Registry::new()).await?;
-    let (token, rooms) = setup(&hub).await?;
-    let client = Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()?;
 
     let floor_token =
         google.issue_access_token(ACCOUNT, &["https://www.googleapis.com/auth/calendar"]);
@@ -150,33 +114,6 @@ fn slot(i: usize) -> (String, String) {
     )
 }
 
-async fn setup(hub: &Hub) -> anyhow::Result<(String, Vec<String>)> {
-    let db = &hub.state.db;
-    let tenant = store::create_tenant(db, "bench", "Bench").await?;
-    let admin = store::create_user(db, &tenant.id, "admin@bench.example", Role::Admin).await?;
-    let token = store::issue_personal_token(db, &admin, "bench")
-        .await?
-        .token;
-    let client = Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()?;
-    let status = hub::demo::consent(&client, hub.base_url(), &token, "tenant", ACCOUNT).await?;
-    anyhow::ensure!(status.is_success(), "consent failed: {status}");
-    let mut rooms = Vec::new();
-    for n in 0..ROOMS {
-        let room: Value = client
-            .post(format!("{}/api/v1/resources", hub.base_url()))
-            .bearer_auth(&token)
-            .json(&json!({"name": format!("Room {n}"), "kind": "ROOM", "calendar": {"mode": "CREATE"}}))
-            .send()
-            .await?
-            .json()
-            .await?;
-        rooms.push(room["id"].as_str().context("room id")?.to_string());
-    }
-    Ok((token, rooms))
-}
-
 struct Timings {
     latencies: Vec<f64>,
     total: Duration,
@@ -203,13 +140,6 @@ where
         total: started.elapsed(),
         failures,
     }
-}
-
-fn percentile(values: &[f64], q: f64) -> f64 {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let index = ((sorted.len() as f64 - 1.0) * q).round() as usize;
-    sorted.get(index).copied().unwrap_or(0.0)
 }
 
 fn report(engine: &str, what: &str, timings: &Timings, google_per_booking: Option<f64>) {

@@ -9,26 +9,24 @@
 //!
 //! Run: `cargo bench -p hub --bench sync` (SQLite; `CORBI_TEST_POSTGRES_URL` adds PostgreSQL).
 
+mod common;
+
 use std::{
     sync::Arc,
     time::{Duration, Instant},
 };
 
 use anyhow::Context;
-use emulators::google::{GoogleConfig as EmulatedGoogle, GoogleEmulator, Role};
+use common::{BenchHub, TENANT, connected_hub, create_rooms, fresh_postgres, percentile};
+use emulators::google::{GoogleEmulator, Role};
 use hub::{
     Hub,
-    auth::{Role as UserRole, store},
-    config::{Config, JobsConfig, Secret},
-    connections::seal,
-    jobs::Registry,
     sync::{channels::token_hash, store as sync_store},
 };
 use reqwest::Client;
 use serde_json::{Value, json};
-use sqlx::{Connection, Row};
+use sqlx::Row;
 
-const ACCOUNT: &str = "rooms@bench.example";
 const OUTSIDER: &str = "outsider@bench.example";
 const CALENDARS: usize = 50;
 const BURST: usize = 1000;
@@ -52,17 +50,6 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn fresh_postgres(admin_url: &str) -> anyhow::Result<String> {
-    let name = format!("corbi_bench_{}", uuid::Uuid::new_v4().simple());
-    let mut admin = sqlx::PgConnection::connect(admin_url).await?;
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut admin)
-        .await?;
-    let mut url = url::Url::parse(admin_url)?;
-    url.set_path(&format!("/{name}"));
-    Ok(url.to_string())
-}
-
 struct Bench {
     hub: Hub,
     google: GoogleEmulator,
@@ -83,64 +70,30 @@ async fn run(engine: &str, database_url: &str) -> anyhow::Result<()> {
 }
 
 async fn setup(database_url: &str) -> anyhow::Result<Bench> {
-    let google = GoogleEmulator::start(EmulatedGoogle {
-        allow_http_loopback: true,
-        ..EmulatedGoogle::default()
-    })
-    .await?;
-    google.register_oauth_client("bench", "bench-secret");
-    google.add_account(ACCOUNT);
-    google.add_account(OUTSIDER);
-    let mut config = Config {
-        database_url: Secret::new(database_url),
-        bind: "127.0.0.1:0".parse()?,
-        mqtt_bind: "127.0.0.1:0".parse()?,
-        jobs: JobsConfig {
-            poll_ms: 100,
-            ..JobsConfig::default()
-        },
-        ..Config::default()
-    };
-    let base = google.base_url();
-    config.google.client_id = "bench".into();
-    config.google.client_secret = Secret::new("bench-secret");
-    config.google.auth_url = format!("{base}/o/oauth2/auth");
-    config.google.token_url = format!("{base}/token");
-    config.google.api_base_url = base;
-    config.google.requests_per_second = 100_000;
-    config.encryption.keys = Secret::new(seal::generate_key("bench"));
-    let hub = Hub::start(config, Registry::new()).await?;
-    let db = &hub.state.db;
-    let tenant = store::create_tenant(db, "bench", "Bench").await?;
-    let admin = store::create_user(db, &tenant.id, "admin@bench.example", UserRole::Admin).await?;
-    let token = store::issue_personal_token(db, &admin, "bench")
-        .await?
-        .token;
-    let client = Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()?;
-    let status = hub::demo::consent(&client, hub.base_url(), &token, "tenant", ACCOUNT).await?;
-    anyhow::ensure!(status.is_success(), "consent failed: {status}");
+    let bench = connected_hub(database_url, 100).await?;
+    bench.google.add_account(OUTSIDER);
     let mut calendars = Vec::new();
-    for n in 0..CALENDARS {
-        let room: Value = client
-            .post(format!("{}/api/v1/resources", hub.base_url()))
-            .bearer_auth(&token)
-            .json(&json!({"name": format!("Room {n}"), "kind": "ROOM", "calendar": {"mode": "CREATE"}}))
-            .send()
-            .await?
-            .json()
-            .await?;
+    for room in create_rooms(&bench, CALENDARS).await? {
         let calendar = room["calendar_id"]
             .as_str()
             .context("calendar id")?
             .to_string();
-        google.share_calendar(&calendar, OUTSIDER, Role::Writer);
+        bench
+            .google
+            .share_calendar(&calendar, OUTSIDER, Role::Writer);
         calendars.push(calendar);
     }
+    let BenchHub {
+        google,
+        hub,
+        client,
+        ..
+    } = bench;
+    let db = &hub.state.db;
+    let tenant_id = hub::auth::store::tenant_by_slug(db, TENANT).await?.id;
     for calendar in &calendars {
         wait(Duration::from_secs(120), || async {
-            sync_store::calendar(db, &tenant.id, calendar)
+            sync_store::calendar(db, &tenant_id, calendar)
                 .await
                 .ok()
                 .flatten()
@@ -153,7 +106,7 @@ async fn setup(database_url: &str) -> anyhow::Result<Bench> {
     Ok(Bench {
         hub,
         google,
-        tenant: tenant.id,
+        tenant: tenant_id,
         calendars,
         outsider,
         client,
@@ -173,13 +126,6 @@ where
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     anyhow::bail!("condition not met in {within:?}")
-}
-
-fn percentile(values: &[f64], q: f64) -> f64 {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let index = ((sorted.len() as f64 - 1.0) * q).round() as usize;
-    sorted.get(index).copied().unwrap_or(0.0)
 }
 
 /// Sends `WEBHOOKS` requests from `SENDERS` tasks; returns (latencies ms, requests per second).
