@@ -25,6 +25,7 @@ pub mod observability;
 pub mod resources;
 pub mod settings;
 pub mod sync;
+pub mod text;
 
 use std::{net::SocketAddr, sync::Arc};
 
@@ -72,6 +73,16 @@ pub struct AppState {
     pub notify: notify::Notifier,
     /// The MQTT side: broker, schedule publishing, device messages.
     pub edge: Edge,
+}
+
+impl axum::extract::FromRef<AppState> for meetings::Meetings {
+    fn from_ref(state: &AppState) -> Self {
+        meetings::Meetings {
+            db: state.db.clone(),
+            jobs: state.jobs.clone(),
+            google: state.google.clone(),
+        }
+    }
 }
 
 /// The OpenAPI document's header; paths are collected from the handlers.
@@ -296,12 +307,7 @@ fn core_jobs(
 ) -> Registry {
     let mut registry = Registry::new();
     edge::publish::register(&mut registry, edge);
-    registry.handle(
-        meetings::store::RECOVER_KIND,
-        meetings::service::RecoverReservation {
-            google: google.clone(),
-        },
-    );
+    meetings::register(&mut registry, google);
     attendance::register(&mut registry, google, metrics);
     notify::register(&mut registry, notifier.clone());
     sync::register(&mut registry, config, google, metrics, public_url);

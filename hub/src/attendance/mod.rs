@@ -14,6 +14,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use axum::{
     Json,
+    extract::FromRef,
     extract::{Path, State},
 };
 use chrono::{DateTime, Duration, Timelike, Utc};
@@ -30,14 +31,17 @@ use crate::{
     google::{Google, GoogleError, scopes},
     jobs::{ClaimedJob, JobContext, JobError, JobHandler, Periodic, Queue, Registry, lease},
     meetings::{
-        MeetingError,
-        model::{Meeting, zulu},
-        service::{SlotQuery, busy_time, change_actor, facts},
+        MeetingError, Meetings,
+        availability::{SlotQuery, busy_time},
+        google_event::facts,
+        model::Meeting,
+        service::change_actor,
         store::{self, ChangeActor, Transition},
         validate::NewMeeting,
     },
     observability::Metrics,
     settings::{self, TenantSettings},
+    text::zulu,
 };
 
 /// The job kind of the sweep.
@@ -242,7 +246,8 @@ pub async fn walk_up(
     if actor.actor_type == ActorType::Device && !device_may_use(actor, Some(resource_id)) {
         return Err(AttendanceError::WrongDevice);
     }
-    if let Some(first) = crate::meetings::service::replayed(state, actor, Some(key)).await? {
+    let meetings = Meetings::from_ref(state);
+    if let Some(first) = crate::meetings::service::replayed(&meetings, actor, Some(key)).await? {
         return Ok(first);
     }
     let resource = crate::resources::ensure_bookable(&state.db, &actor.tenant_id, resource_id)
@@ -264,7 +269,7 @@ pub async fn walk_up(
         except_meeting: None,
         moving: false,
     };
-    let busy = busy_time(state, &actor.tenant_id, &query).await?;
+    let busy = busy_time(&meetings, &actor.tenant_id, &query).await?;
     if busy.iter().any(|b| b.start <= start) {
         return Err(AttendanceError::RoomTaken(
             "The room is booked right now, so it cannot be booked at the door.".into(),
@@ -298,7 +303,8 @@ pub async fn walk_up(
         recurrence: None,
         metadata: Some(json!({"walk_up": true})),
     };
-    let (meeting, _) = crate::meetings::service::create(state, actor, request, Some(key)).await?;
+    let (meeting, _) =
+        crate::meetings::service::create(&meetings, actor, request, Some(key)).await?;
     Ok(meeting)
 }
 

@@ -1,5 +1,5 @@
-//! Schedule publishing: every meeting event becomes one coalesced `edge.publish` job per
-//! resource it touches (the new resource and, for a move, the old one); the job builds the
+//! Schedule publishing: every [`MeetingChanged`] event becomes one coalesced `edge.publish` job
+//! per resource it touches (the new resource and, for a move, the old one); the job builds the
 //! resource's [`ScheduleSnapshot`] (today plus the configured days, in the tenant's zone), gives
 //! it the next version, seals it with the resource key and publishes it retained.
 //!
@@ -18,10 +18,9 @@ use shared::{
 use super::{Edge, EdgeError, store};
 use crate::{
     db::Db,
-    jobs::{
-        ClaimedJob, JobContext, JobError, JobHandler, NewJob, Queue, Registry, outbox::Delivery,
-    },
+    jobs::{ClaimedJob, JobContext, JobError, JobHandler, NewJob, Queue, Registry, outbox},
     meetings::{
+        events::{MEETING_EVENTS, MeetingChanged},
         model::Meeting,
         store::{self as meetings_store, ListFilter},
     },
@@ -38,7 +37,7 @@ pub fn register(registry: &mut Registry, edge: &Edge) {
     registry
         .handle(ROUTE_KIND, RouteEvent)
         .handle(PUBLISH_KIND, PublishSchedule { edge: edge.clone() })
-        .subscribe("meeting.", ROUTE_KIND);
+        .subscribe(MEETING_EVENTS, ROUTE_KIND);
 }
 
 /// The publish job of a resource, coalesced with one already waiting.
@@ -66,43 +65,14 @@ struct RouteEvent;
 #[async_trait]
 impl JobHandler for RouteEvent {
     async fn run(&self, ctx: &JobContext, job: &ClaimedJob) -> Result<(), JobError> {
-        let delivery: Delivery = serde_json::from_value(job.payload.clone())
-            .map_err(|e| JobError::Permanent(format!("bad delivery: {e}")))?;
-        let event = &delivery.event;
-        let mut resources = Vec::new();
-        if let Some(id) = event.payload["resource_id"].as_str() {
-            resources.push(id.to_string());
-        }
-        if let Some(previous) = previous_resource(ctx.db(), &delivery).await? {
-            resources.push(previous);
-        }
-        resources.dedup();
-        for resource_id in resources {
+        let received = outbox::receive::<MeetingChanged>(&job.payload)?;
+        for resource_id in received.event.resources_touched() {
             ctx.queue
-                .enqueue(publish_job(&event.tenant_id, &resource_id))
+                .enqueue(publish_job(&received.tenant_id, resource_id))
                 .await?;
         }
         Ok(())
     }
-}
-
-/// The resource a meeting was moved away from, read from its change's diff.
-async fn previous_resource(db: &Db, delivery: &Delivery) -> Result<Option<String>, JobError> {
-    let payload = &delivery.event.payload;
-    let (Some(meeting_id), Some(change_id)) = (
-        payload["meeting_id"].as_str(),
-        payload["change_id"].as_str(),
-    ) else {
-        return Ok(None);
-    };
-    let changes = meetings_store::changes(db, &delivery.event.tenant_id, meeting_id)
-        .await
-        .map_err(|e| JobError::Retry(e.to_string()))?;
-    Ok(changes
-        .iter()
-        .find(|c| c["id"] == change_id)
-        .and_then(|c| c["diff"]["resource_id"]["from"].as_str())
-        .map(str::to_string))
 }
 
 struct PublishSchedule {
@@ -214,7 +184,8 @@ async fn build_snapshot(
         } else {
             meeting.status.into()
         };
-        let slots = meetings_store::occurrences(meeting, from, to)
+        let slots = meeting
+            .occurrences(from, to)
             .map_err(|e| EdgeError::Broker(format!("recurrence: {e}")))?;
         meetings.extend(slots.into_iter().map(|slot| SnapshotMeeting {
             start_ms: slot.start.timestamp_millis(),

@@ -122,7 +122,7 @@ async fn create_enrollment(
         StatusCode::CREATED,
         Json(EnrollmentCode {
             enrollment_code: created.code,
-            expires_at: crate::meetings::model::zulu(created.expires_at),
+            expires_at: crate::text::zulu(created.expires_at),
         }),
     ))
 }

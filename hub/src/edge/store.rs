@@ -85,12 +85,12 @@ fn opt_time(row: &AnyRow, column: &str) -> Result<Option<String>, DbError> {
         .as_deref()
         .map(parse_timestamp)
         .transpose()?
-        .map(crate::meetings::model::zulu))
+        .map(crate::text::zulu))
 }
 
 fn time(row: &AnyRow, column: &str) -> Result<String, DbError> {
     let text: String = row.try_get(column)?;
-    Ok(crate::meetings::model::zulu(parse_timestamp(&text)?))
+    Ok(crate::text::zulu(parse_timestamp(&text)?))
 }
 
 fn device_view(row: &AnyRow) -> Result<DeviceView, DbError> {

@@ -1,13 +1,26 @@
 //! The outbox: a domain event is written in the same transaction as the change it describes,
 //! and becomes one job per subscribed consumer in that transaction too — so a committed change
 //! always reaches its consumers, and a rolled-back one never does.
+//!
+//! Producers and consumers speak typed events ([`OutboxEvent`]): the producing capability owns
+//! the event's type and its versions; [`DomainEvent`] is only the stored envelope.
 
 use chrono::Utc;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use serde_json::Value;
 
-use super::{NewJob, Queue};
+use super::{JobError, NewJob, Queue};
 use crate::db::{DbError, Tx, new_id, timestamp};
+
+/// A typed event, owned by the capability that emits it. Its payload must stay readable by
+/// the next release (new fields optional, old spellings kept), because events queued before an
+/// upgrade are delivered after it.
+pub trait OutboxEvent: Serialize + DeserializeOwned {
+    /// The dotted type consumers subscribe to by prefix, e.g. `meeting.created`.
+    fn event_type(&self) -> String;
+    /// The id of what changed (a meeting, a resource).
+    fn subject_id(&self) -> &str;
+}
 
 /// A change other capabilities may react to.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -22,6 +35,49 @@ pub struct DomainEvent {
     pub payload: Value,
 }
 
+impl DomainEvent {
+    /// The envelope of a typed event.
+    pub fn of<E: OutboxEvent>(tenant_id: &str, event: &E) -> Result<DomainEvent, DbError> {
+        let payload = serde_json::to_value(event)
+            .map_err(|e| DbError::Other(sqlx::Error::Encode(Box::new(e))))?;
+        Ok(DomainEvent {
+            tenant_id: tenant_id.to_string(),
+            event_type: event.event_type(),
+            subject_id: Some(event.subject_id().to_string()),
+            payload,
+        })
+    }
+}
+
+/// A typed event as a consumer's job receives it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Received<E> {
+    /// The outbox row's id; consumers use it as their idempotency key.
+    pub event_id: String,
+    /// Tenant of the change.
+    pub tenant_id: String,
+    /// The event.
+    pub event: E,
+}
+
+/// Reads a consumer job's payload as the typed event `E`; an unreadable one is permanent (a
+/// retry would read the same bytes).
+pub fn receive<E: OutboxEvent>(job_payload: &Value) -> Result<Received<E>, JobError> {
+    let delivery: Delivery = serde_json::from_value(job_payload.clone())
+        .map_err(|e| JobError::Permanent(format!("unreadable outbox delivery: {e}")))?;
+    let event = serde_json::from_value(delivery.event.payload).map_err(|e| {
+        JobError::Permanent(format!(
+            "unreadable {} event: {e}",
+            delivery.event.event_type
+        ))
+    })?;
+    Ok(Received {
+        event_id: delivery.event_id,
+        tenant_id: delivery.event.tenant_id,
+        event,
+    })
+}
+
 /// What a consumer's job receives as payload.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Delivery {
@@ -29,6 +85,16 @@ pub struct Delivery {
     pub event_id: String,
     /// The event.
     pub event: DomainEvent,
+}
+
+/// Records a typed event in the caller's transaction and enqueues it for every subscriber.
+pub async fn emit_typed<E: OutboxEvent>(
+    queue: &Queue,
+    tx: &mut Tx,
+    tenant_id: &str,
+    event: &E,
+) -> Result<String, DbError> {
+    emit(queue, tx, DomainEvent::of(tenant_id, event)?).await
 }
 
 /// Records `event` in the caller's transaction and enqueues it for every subscriber; returns

@@ -26,20 +26,21 @@
 
 use std::collections::HashSet;
 
-use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone, Utc};
-use chrono_tz::Tz;
-use serde_json::{Map, Value, json};
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
 use shared::{ActorType, ChangeType, CreatedByType, MeetingStatus, Source};
 
 use super::{
     MeetingError,
-    model::{Meeting, Participant, WriteState},
-    store::{self, ChangeActor},
+    google_event::{Fields, instant, set_facts},
+    model::{Meeting, WriteState},
+    store::{self, ChangeActor, LoggedChange},
 };
 use crate::{
-    db::{Db, DbError, Tx, new_id, timestamp},
-    google::types::{Event, EventDateTime},
+    db::{Db, Tx, new_id, timestamp},
+    google::types::Event,
     jobs::Queue,
+    text::parse_rfc3339,
 };
 
 /// How long a write intent keeps sync away from a meeting whose Google write CORBI is making.
@@ -250,12 +251,6 @@ fn is_cancelled(event: &Event) -> bool {
     event.status.as_deref() == Some("cancelled")
 }
 
-fn parse_rfc3339(text: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(text)
-        .ok()
-        .map(|t| t.with_timezone(&Utc))
-}
-
 /// Whether the event is older than what the meeting holds: an earlier `updated`, or the same
 /// `updated` and a lower `sequence`.
 fn is_stale(meeting: &Meeting, event: &Event) -> bool {
@@ -313,17 +308,9 @@ async fn update_from(
     Ok(change.map_or(Applied::Refreshed, Applied::Changed))
 }
 
-fn set_facts(meeting: &mut Meeting, event: &Event) {
-    meeting.etag = event.etag.clone();
-    meeting.sequence = event.sequence.unwrap_or(meeting.sequence);
-    if event.updated.is_some() {
-        meeting.google_updated = event.updated.clone();
-    }
-}
-
 /// The change a new version makes, or None when only Google's facts differ.
 fn change_type(before: &Meeting, after: &Meeting) -> Option<ChangeType> {
-    if diff(before, after).is_empty() {
+    if before.diff(after).is_empty() {
         None
     } else if after.status == MeetingStatus::Cancelled && before.status != MeetingStatus::Cancelled
     {
@@ -336,29 +323,6 @@ fn change_type(before: &Meeting, after: &Meeting) -> Option<ChangeType> {
     } else {
         Some(ChangeType::Updated)
     }
-}
-
-/// The fields that differ, as `{field: {"from": old, "to": new}}`.
-pub fn diff(before: &Meeting, after: &Meeting) -> Map<String, Value> {
-    let (a, b) = (before.view(), after.view());
-    let mut changed = Map::new();
-    for field in [
-        "title",
-        "description",
-        "start",
-        "end",
-        "time_zone",
-        "participants",
-        "resource_id",
-        "location",
-        "recurrence",
-        "status",
-    ] {
-        if a[field] != b[field] {
-            changed.insert(field.to_string(), json!({"from": a[field], "to": b[field]}));
-        }
-    }
-    changed
 }
 
 /// Stores `next` over `before` if nobody changed the row meanwhile (compare-and-set on the
@@ -408,110 +372,16 @@ async fn save(
         return Ok(false);
     }
     if let Some(change) = change {
-        let changes = Value::Object(diff(before, next));
-        store::log_change(tx, queue, next, change, &external_actor(), changes).await?;
+        let logged = LoggedChange {
+            meeting: next,
+            resource_before: before.resource_id.as_deref(),
+            change,
+            actor: &external_actor(),
+            diff: Value::Object(before.diff(next)),
+        };
+        store::log_change(tx, queue, logged).await?;
     }
     Ok(true)
-}
-
-/// An event's own fields, as a meeting holds them.
-struct Fields {
-    title: String,
-    description: Option<String>,
-    location: Option<String>,
-    start: DateTime<Utc>,
-    end: DateTime<Utc>,
-    time_zone: String,
-    attendees: Vec<Participant>,
-    recurrence: Option<Vec<String>>,
-}
-
-impl Fields {
-    fn of(event: &Event, fallback_zone: &str) -> Option<Fields> {
-        let zone_name = event
-            .start
-            .as_ref()
-            .and_then(|s| s.time_zone.clone())
-            .unwrap_or_else(|| fallback_zone.to_string());
-        let zone: Tz = zone_name.parse().unwrap_or(chrono_tz::UTC);
-        let start = instant(event.start.as_ref()?, zone)?;
-        let end = instant(event.end.as_ref()?, zone)?;
-        let attendees = event
-            .attendees
-            .iter()
-            .flatten()
-            .filter(|a| a.resource != Some(true))
-            .map(|a| Participant {
-                email: a.email.to_ascii_lowercase(),
-                name: a.display_name.clone(),
-                phone: None,
-                response_status: a
-                    .response_status
-                    .clone()
-                    .unwrap_or_else(|| "needsAction".into()),
-            })
-            .collect();
-        Some(Fields {
-            title: event.summary.clone().unwrap_or_default(),
-            description: event.description.clone(),
-            location: event.location.clone(),
-            start,
-            end,
-            time_zone: zone.name().to_string(),
-            attendees,
-            recurrence: event.recurrence.clone().filter(|r| !r.is_empty()),
-        })
-    }
-
-    fn apply_to(self, meeting: &mut Meeting) {
-        let previous = std::mem::take(&mut meeting.participants);
-        meeting.participants = self
-            .attendees
-            .into_iter()
-            .map(|mut p| {
-                if let Some(old) = previous.iter().find(|o| o.email == p.email) {
-                    p.phone.clone_from(&old.phone);
-                    if p.name.is_none() {
-                        p.name.clone_from(&old.name);
-                    }
-                }
-                p
-            })
-            .collect();
-        meeting.title = self.title;
-        meeting.description = self.description;
-        meeting.location = self.location;
-        meeting.start = self.start;
-        meeting.end = self.end;
-        meeting.time_zone = self.time_zone;
-        meeting.recurrence = merge_recurrence(self.recurrence, meeting.recurrence.as_deref());
-        meeting.series_end = if meeting.recurrence.is_some() {
-            store::series(meeting).last_end().ok().flatten()
-        } else {
-            None
-        };
-    }
-}
-
-/// Google's lines plus the EXDATE lines sync added for exceptions (Google keeps those apart).
-fn merge_recurrence(google: Option<Vec<String>>, local: Option<&[String]>) -> Option<Vec<String>> {
-    let mut lines = google?;
-    for line in local.unwrap_or_default() {
-        if line.starts_with("EXDATE") && !lines.contains(line) {
-            lines.push(line.clone());
-        }
-    }
-    Some(lines)
-}
-
-fn instant(at: &EventDateTime, zone: Tz) -> Option<DateTime<Utc>> {
-    if let Some(text) = &at.date_time {
-        return parse_rfc3339(text);
-    }
-    let day = NaiveDate::parse_from_str(at.date.as_deref()?, "%Y-%m-%d").ok()?;
-    zone.from_local_datetime(&day.and_time(NaiveTime::MIN))
-        .earliest()
-        .map(|t| t.with_timezone(&Utc))
 }
 
 /// Imports an event created in Google as a meeting with source EXTERNAL (creator: the master's
@@ -570,57 +440,10 @@ async fn import(
     };
     fields.apply_to(&mut meeting);
     set_facts(&mut meeting, event);
-    let inserted = sqlx::query(
-        "INSERT INTO meetings (id, tenant_id, resource_id, title, description, start_at, end_at, time_zone, status, write_state, \
-             created_by_type, created_by, source, organizer_email, participants, location, meeting_link, recurrence, series_end_at, \
-             metadata, calendar_id, connection_owner, google_event_id, etag, ical_uid, sequence, google_updated, created_at, updated_at, last_sync_time) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'SCHEDULED', 'confirmed', $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, \
-             $22, $23, $24, $25, $26, $26, $26) \
-         ON CONFLICT (tenant_id, calendar_id, google_event_id) DO NOTHING",
-    )
-    .bind(&meeting.id)
-    .bind(&meeting.tenant_id)
-    .bind(meeting.resource_id.as_deref())
-    .bind(&meeting.title)
-    .bind(meeting.description.as_deref())
-    .bind(timestamp(meeting.start))
-    .bind(timestamp(meeting.end))
-    .bind(&meeting.time_zone)
-    .bind(meeting.created_by_type.as_str())
-    .bind(&meeting.created_by)
-    .bind(meeting.source.as_str())
-    .bind(meeting.organizer_email.as_deref())
-    .bind(json!(meeting.participants).to_string())
-    .bind(meeting.location.as_deref())
-    .bind(meeting.meeting_link.as_deref())
-    .bind(meeting.recurrence.as_ref().map(|r| json!(r).to_string()))
-    .bind(meeting.series_end.map(timestamp))
-    .bind(meeting.metadata.to_string())
-    .bind(&meeting.calendar_id)
-    .bind(&meeting.connection_owner)
-    .bind(&meeting.google_event_id)
-    .bind(meeting.etag.as_deref())
-    .bind(meeting.ical_uid.as_deref())
-    .bind(meeting.sequence)
-    .bind(meeting.google_updated.as_deref())
-    .bind(timestamp(now))
-    .execute(&mut **tx)
-    .await
-    .map_err(DbError::classify)?;
-    if inserted.rows_affected() == 0 {
+    if !store::insert(tx, &meeting, None).await? {
         return Ok(Applied::Deferred);
     }
-    let diff = json!({"title": meeting.title, "start": super::model::zulu(meeting.start),
-        "end": super::model::zulu(meeting.end), "resource_id": meeting.resource_id});
-    store::log_change(
-        tx,
-        queue,
-        &meeting,
-        ChangeType::Created,
-        &external_actor(),
-        diff,
-    )
-    .await?;
+    store::log_created(tx, queue, &meeting, &external_actor()).await?;
     Ok(Applied::Created)
 }
 
@@ -679,7 +502,7 @@ async fn exclude_original(
     lines.push(line);
     let mut next = master.clone();
     next.recurrence = Some(lines);
-    next.series_end = store::series(&next).last_end().ok().flatten();
+    next.series_end = next.computed_series_end();
     if save(tx, queue, master, &next, Some(ChangeType::Updated)).await? {
         Ok(Some(Applied::Changed(ChangeType::Updated)))
     } else {

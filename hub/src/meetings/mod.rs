@@ -9,13 +9,25 @@
 //! refuses, the reservation is dropped; if the hub dies in between, the recovery job settles
 //! the reservation from what Google has.
 //!
-//! Files: `model.rs` (the row and its JSON), `external.rs` (Google events applied by sync),
-//! `validate.rs` (request bodies), `recurrence.rs`
-//! (RRULE expansion), `slots.rs` (busy/free arithmetic), `store.rs` (SQL), `service.rs`
-//! (orchestration with Google), `routes.rs` (HTTP).
+//! Every change is logged once, by [`store::log_change`], which also emits the typed
+//! [`events::MeetingChanged`] in the same transaction: tablets, notifications and whatever
+//! comes next react to that event, never to the tables of this module.
+//!
+//! Files, one job each: `service.rs` (orchestration of book, change, cancel), `availability.rs`
+//! (busy time and free slots), `conflict.rs` (clash detection and its sentence),
+//! `google_event.rs` (a meeting as Google's event and back), `recover.rs` (the reservation
+//! job), `external.rs` (Google events applied by sync), `events.rs` (the outbox event),
+//! `model.rs` (the row, its JSON and its diff), `validate.rs` (request bodies),
+//! `recurrence.rs` (RRULE expansion), `slots.rs` (busy/free arithmetic), `store.rs` (SQL),
+//! `routes.rs` (HTTP).
 
+pub mod availability;
+pub mod conflict;
+pub mod events;
 pub mod external;
+pub mod google_event;
 pub mod model;
+pub mod recover;
 pub mod recurrence;
 pub mod routes;
 pub mod service;
@@ -28,13 +40,36 @@ use shared::ErrorCode;
 
 use crate::{
     auth::policy::Refusal,
-    db::DbError,
+    db::{Db, DbError},
     error::{ApiError, FieldError},
-    google::GoogleError,
+    google::{Google, GoogleError},
+    jobs::{Queue, Registry},
     resources::ResourceError,
 };
 
 pub use routes::routes;
+
+/// The handles the meetings capability works with: its storage, the queue its changes are
+/// announced on, and the Google client its events are written through.
+#[derive(Clone)]
+pub struct Meetings {
+    /// The database.
+    pub db: Db,
+    /// The job queue and outbox.
+    pub jobs: Queue,
+    /// The Calendar client.
+    pub google: Google,
+}
+
+/// Registers the meetings capability's jobs (the recovery of reservations).
+pub fn register(registry: &mut Registry, google: &Google) {
+    registry.handle(
+        recover::RECOVER_KIND,
+        recover::RecoverReservation {
+            google: google.clone(),
+        },
+    );
+}
 
 /// What can go wrong with a meeting.
 #[derive(Debug, thiserror::Error)]
@@ -78,6 +113,12 @@ pub enum MeetingError {
 impl From<sqlx::Error> for MeetingError {
     fn from(err: sqlx::Error) -> Self {
         MeetingError::Db(DbError::classify(err))
+    }
+}
+
+impl From<recurrence::RecurrenceError> for MeetingError {
+    fn from(err: recurrence::RecurrenceError) -> Self {
+        MeetingError::Invalid(vec![FieldError::new("recurrence", err.0)])
     }
 }
 

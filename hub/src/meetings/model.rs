@@ -1,12 +1,17 @@
 //! The meeting as stored and as the API shows it.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 use shared::{CreatedByType, MeetingStatus, Source};
 use sqlx::{Row, any::AnyRow};
 
-use crate::db::{DbError, parse_timestamp};
+use super::recurrence::{Occurrence, RecurrenceError, Series};
+use crate::{
+    db::{DbError, parse_timestamp},
+    text::{zulu, zulu_millis},
+};
 
 /// A participant of a meeting.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -36,6 +41,34 @@ pub enum WriteState {
     /// In Google and confirmed here.
     Confirmed,
 }
+
+impl WriteState {
+    /// The stored spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WriteState::Pending => "pending",
+            WriteState::Confirmed => "confirmed",
+        }
+    }
+}
+
+/// Every field of a meeting a person can see change, in the order the change log lists them.
+/// CORBI's writes and sync log their changes over this one list, so the log reads the same
+/// whoever made the change.
+const VISIBLE_FIELDS: [&str; 12] = [
+    "title",
+    "description",
+    "start",
+    "end",
+    "time_zone",
+    "participants",
+    "resource_id",
+    "location",
+    "meeting_link",
+    "recurrence",
+    "status",
+    "cancel_reason",
+];
 
 /// A meeting row.
 #[derive(Debug, Clone, PartialEq)]
@@ -177,6 +210,53 @@ impl Meeting {
         })
     }
 
+    /// The meeting's zone (UTC when the stored name is unknown, which validation prevents).
+    pub fn zone(&self) -> Tz {
+        self.time_zone.parse().unwrap_or(chrono_tz::UTC)
+    }
+
+    /// Its series (a single occurrence when it does not recur).
+    pub fn series(&self) -> Series<'_> {
+        Series {
+            start: self.start,
+            duration: self.end - self.start,
+            zone: self.zone(),
+            lines: self.recurrence.as_deref().unwrap_or_default(),
+        }
+    }
+
+    /// Its occurrences overlapping `[from, to)`.
+    pub fn occurrences(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<Occurrence>, RecurrenceError> {
+        self.series().between(from, to, 10_000)
+    }
+
+    /// The end of a series' last occurrence, kept beside the row for range queries (None for
+    /// a single meeting, and for a series that runs past the horizon).
+    pub fn computed_series_end(&self) -> Option<DateTime<Utc>> {
+        self.recurrence.as_ref()?;
+        self.series().last_end().ok().flatten()
+    }
+
+    /// The visible fields that differ from `after`, as `{field: {"from": old, "to": new}}`:
+    /// the change log's diff of an update, whoever made it.
+    pub fn diff(&self, after: &Meeting) -> Map<String, Value> {
+        let (a, b) = (self.view(), after.view());
+        VISIBLE_FIELDS
+            .iter()
+            .filter(|field| a[**field] != b[**field])
+            .map(|field| {
+                (
+                    field.to_string(),
+                    json!({"from": a[*field], "to": b[*field]}),
+                )
+            })
+            .collect()
+    }
+
     /// Whether it still holds its resource's time (conflicts, availability).
     pub fn holds_slot(&self) -> bool {
         matches!(
@@ -219,15 +299,6 @@ impl Meeting {
             "last_sync_time": self.last_sync_time.map(zulu_millis),
         })
     }
-}
-
-/// RFC 3339 UTC with `Z`, whole seconds.
-pub fn zulu(at: DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(SecondsFormat::Secs, true)
-}
-
-fn zulu_millis(at: DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 /// The Google event id of a meeting: its UUID without dashes (Google accepts base32hex ids,

@@ -103,6 +103,14 @@ impl Series<'_> {
         Ok(found)
     }
 
+    /// The window the occurrences span: the first start to the last end (or the horizon).
+    pub fn span(&self) -> Result<(DateTime<Utc>, DateTime<Utc>), RecurrenceError> {
+        let end = self
+            .last_end()?
+            .unwrap_or(self.start + Duration::days(HORIZON_DAYS));
+        Ok((self.start, end))
+    }
+
     /// The end of the last occurrence, or None for a series that runs past the horizon.
     pub fn last_end(&self) -> Result<Option<DateTime<Utc>>, RecurrenceError> {
         if self.lines.is_empty() {

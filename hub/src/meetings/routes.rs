@@ -14,10 +14,9 @@ use shared::MeetingStatus;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
-    MeetingError,
-    model::zulu,
-    service::{self, SlotQuery},
-    slots,
+    MeetingError, Meetings,
+    availability::{self, SlotQuery},
+    service, slots,
     store::{self, ListFilter},
     validate::{MeetingPatch, NewMeeting, zone},
 };
@@ -27,6 +26,7 @@ use crate::{
     db::timestamp,
     error::{ApiError, ApiJson, ApiQuery, FieldError, parse_json},
     resources, settings,
+    text::zulu,
 };
 
 /// The routes of this module.
@@ -53,7 +53,7 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     params(("Idempotency-Key" = Option<String>, Header, description = "repeat-safe key")),
     responses((status = 201, description = "the meeting"), (status = 409, description = "CONFLICT")), tag = "meetings")]
 async fn create_meeting(
-    State(state): State<AppState>,
+    State(state): State<Meetings>,
     actor: Actor,
     headers: HeaderMap,
     ApiJson(body): ApiJson<NewMeeting>,
@@ -107,7 +107,7 @@ fn parse_time(field: &str, value: Option<&str>) -> Result<Option<DateTime<Utc>>,
 #[utoipa::path(get, path = "/api/v1/calendar/events", params(ListParams),
     responses((status = 200, description = "{items, next_cursor}")), tag = "meetings")]
 async fn list_meetings(
-    State(state): State<AppState>,
+    State(state): State<Meetings>,
     actor: Actor,
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<Json<Value>, ApiError> {
@@ -176,7 +176,7 @@ fn decode_cursor(cursor: &str) -> Result<(String, String), ApiError> {
 #[utoipa::path(get, path = "/api/v1/calendar/events/{id}", params(("id" = String, Path)),
     responses((status = 200, description = "the meeting")), tag = "meetings")]
 async fn get_meeting(
-    State(state): State<AppState>,
+    State(state): State<Meetings>,
     actor: Actor,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
@@ -189,7 +189,7 @@ async fn get_meeting(
 #[utoipa::path(patch, path = "/api/v1/calendar/events/{id}", params(("id" = String, Path), ("If-Match" = Option<String>, Header)),
     request_body = MeetingPatch, responses((status = 200, description = "the meeting")), tag = "meetings")]
 async fn patch_meeting(
-    State(state): State<AppState>,
+    State(state): State<Meetings>,
     actor: Actor,
     Path(id): Path<String>,
     headers: HeaderMap,
@@ -215,7 +215,7 @@ pub struct CancelBody {
 #[utoipa::path(post, path = "/api/v1/calendar/events/{id}/cancel", params(("id" = String, Path)),
     request_body = Option<CancelBody>, responses((status = 200, description = "the cancelled meeting")), tag = "meetings")]
 async fn cancel_meeting(
-    State(state): State<AppState>,
+    State(state): State<Meetings>,
     actor: Actor,
     Path(id): Path<String>,
     body: Bytes,
@@ -236,7 +236,7 @@ async fn cancel_meeting(
 #[utoipa::path(get, path = "/api/v1/calendar/events/{id}/changes", params(("id" = String, Path)),
     responses((status = 200, description = "{items}")), tag = "meetings")]
 async fn meeting_changes(
-    State(state): State<AppState>,
+    State(state): State<Meetings>,
     actor: Actor,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
@@ -268,7 +268,7 @@ pub struct SlotParams {
 #[utoipa::path(get, path = "/api/v1/calendar/free-slots", params(SlotParams),
     responses((status = 200, description = "{slots: [{start, end}]}")), tag = "meetings")]
 async fn free_slots(
-    State(state): State<AppState>,
+    State(state): State<Meetings>,
     actor: Actor,
     ApiQuery(params): ApiQuery<SlotParams>,
 ) -> Result<Json<Value>, ApiError> {
@@ -323,7 +323,7 @@ async fn free_slots(
         except_meeting: None,
         moving: false,
     };
-    let found = service::find_free_slots(&state, &actor.tenant_id, &settings, &query).await?;
+    let found = availability::find_free_slots(&state, &actor.tenant_id, &settings, &query).await?;
     let slots: Vec<Value> = found
         .iter()
         .map(|s| json!({"start": zulu(s.start), "end": zulu(s.end)}))
@@ -368,7 +368,7 @@ pub struct RangeParams {
 #[utoipa::path(get, path = "/api/v1/resources/{id}/availability", params(("id" = String, Path), RangeParams),
     responses((status = 200, description = "{busy, free}")), tag = "resources")]
 async fn availability(
-    State(state): State<AppState>,
+    State(state): State<Meetings>,
     actor: Actor,
     Path(id): Path<String>,
     ApiQuery(params): ApiQuery<RangeParams>,
@@ -390,7 +390,7 @@ async fn availability(
         except_meeting: None,
         moving: false,
     };
-    let busy: Vec<_> = service::busy_time(&state, &actor.tenant_id, &query)
+    let busy: Vec<_> = availability::busy_time(&state, &actor.tenant_id, &query)
         .await?
         .into_iter()
         .map(|b| super::recurrence::Occurrence {

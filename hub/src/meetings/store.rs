@@ -1,22 +1,24 @@
-//! The SQL of meetings: reservations, confirmation, updates, the change log and the queries of
-//! the list and conflict checks. Every function takes the tenant id.
+//! The SQL of meetings: the one insert, confirmation, updates, the change log (with its
+//! outbox event) and the queries of the list and conflict checks. Every function takes the
+//! tenant id.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use shared::{ActorType, ChangeType, MeetingStatus};
 use sqlx::Row;
 
 use super::{
     MeetingError,
-    model::Meeting,
-    recurrence::{HORIZON_DAYS, Occurrence, Series},
+    events::{MEETING_CHANGED_VERSION, MeetingChanged},
+    model::{Meeting, WriteState},
+    recover,
+    recurrence::Occurrence,
 };
 use crate::{
     db::{Db, DbError, Tx, dialect, new_id, timestamp},
-    jobs::{
-        NewJob, Queue,
-        outbox::{self, DomainEvent},
-    },
+    jobs::{Queue, outbox},
+    text::zulu,
 };
 
 /// A meeting query with the given clause; static text, as sqlx requires.
@@ -34,11 +36,6 @@ macro_rules! select_meetings {
 
 pub(crate) use select_meetings;
 
-/// The job that settles a reservation whose writer may have died.
-pub const RECOVER_KIND: &str = "meetings.recover";
-/// How long a reservation may stay pending before recovery looks at it.
-pub const RECOVER_AFTER: Duration = Duration::minutes(5);
-
 /// Something that occupies a resource for a while.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Busy {
@@ -51,7 +48,7 @@ pub struct Busy {
 }
 
 /// Who changed something, for the change log.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChangeActor {
     /// USER, AI, DEVICE, SYSTEM, EXTERNAL.
     pub actor_type: ActorType,
@@ -100,7 +97,7 @@ pub async fn busy(
     let mut found = Vec::new();
     for row in &rows {
         let meeting = Meeting::from_row(row)?;
-        for slot in occurrences(&meeting, from, to)? {
+        for slot in meeting.occurrences(from, to)? {
             found.push(Busy {
                 meeting_id: Some(meeting.id.clone()),
                 title: Some(meeting.title.clone()),
@@ -136,86 +133,49 @@ pub async fn busy(
     Ok(found)
 }
 
-/// The occurrences of a meeting overlapping `[from, to)`.
-pub fn occurrences(
-    meeting: &Meeting,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-) -> Result<Vec<Occurrence>, MeetingError> {
-    match &meeting.recurrence {
-        None => Ok((meeting.start < to && meeting.end > from)
-            .then_some(Occurrence {
-                start: meeting.start,
-                end: meeting.end,
-            })
-            .into_iter()
-            .collect()),
-        Some(lines) => {
-            let zone = meeting.time_zone.parse().unwrap_or(chrono_tz::UTC);
-            let series = Series {
-                start: meeting.start,
-                duration: meeting.end - meeting.start,
-                zone,
-                lines,
-            };
-            series.between(from, to, 10_000).map_err(|e| {
-                MeetingError::Invalid(vec![crate::error::FieldError::new("recurrence", e.0)])
-            })
-        }
-    }
-}
-
-/// The series of a meeting (a single occurrence when it does not recur).
-pub fn series(meeting: &Meeting) -> Series<'_> {
-    Series {
-        start: meeting.start,
-        duration: meeting.end - meeting.start,
-        zone: meeting.time_zone.parse().unwrap_or(chrono_tz::UTC),
-        lines: meeting.recurrence.as_deref().unwrap_or_default(),
-    }
-}
-
-/// The window a draft's occurrences span: its first start to its last end (or the horizon).
-pub fn span(series: &Series<'_>) -> Result<(DateTime<Utc>, DateTime<Utc>), MeetingError> {
-    if series.lines.is_empty() {
-        return Ok((series.start, series.start + series.duration));
-    }
-    let end = series
-        .last_end()
-        .map_err(|e| MeetingError::Invalid(vec![crate::error::FieldError::new("recurrence", e.0)]))?
-        .unwrap_or(series.start + Duration::days(HORIZON_DAYS));
-    Ok((series.start, end))
-}
-
-/// The busy blocks that clash with any occurrence of `series`.
-pub fn clashes(series: &Series<'_>, busy: &[Busy]) -> Result<Vec<Busy>, MeetingError> {
-    let (from, to) = span(series)?;
-    let mine = series.between(from, to, 10_000).map_err(|e| {
-        MeetingError::Invalid(vec![crate::error::FieldError::new("recurrence", e.0)])
-    })?;
-    Ok(busy
-        .iter()
-        .filter(|b| {
-            mine.iter()
-                .any(|m| m.start < b.slot.end && b.slot.start < m.end)
-        })
-        .cloned()
-        .collect())
-}
-
-/// Inserts a pending meeting and its recovery job in the caller's transaction.
+/// Inserts `meeting` as a reservation (pending, with none of Google's facts yet) and its
+/// recovery job, in the caller's transaction.
 pub async fn insert_pending(
     tx: &mut Tx,
     queue: &Queue,
     meeting: &Meeting,
     idempotency_key: Option<&str>,
 ) -> Result<(), MeetingError> {
-    let now = timestamp(Utc::now());
-    sqlx::query(
+    let now = Utc::now();
+    let reservation = Meeting {
+        write_state: WriteState::Pending,
+        etag: None,
+        ical_uid: None,
+        sequence: 0,
+        google_updated: None,
+        checked_in_at: None,
+        cancel_reason: None,
+        created_at: now,
+        updated_at: now,
+        last_sync_time: None,
+        ..meeting.clone()
+    };
+    insert(tx, &reservation, idempotency_key).await?;
+    queue.enqueue_in(tx, recover::job(meeting)).await?;
+    Ok(())
+}
+
+/// The one insert of a meeting row, every column from `meeting`. False when the calendar
+/// already holds a meeting for the same Google event (sync imported it meanwhile). A reused
+/// idempotency key is a [`DbError::Conflict`].
+pub async fn insert(
+    tx: &mut Tx,
+    meeting: &Meeting,
+    idempotency_key: Option<&str>,
+) -> Result<bool, MeetingError> {
+    let inserted = sqlx::query(
         "INSERT INTO meetings (id, tenant_id, resource_id, title, description, start_at, end_at, time_zone, status, write_state, \
              created_by_type, created_by, source, organizer_email, participants, location, meeting_link, recurrence, series_end_at, \
-             metadata, calendar_id, connection_owner, google_event_id, sequence, idempotency_key, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, 0, $23, $24, $24)",
+             metadata, calendar_id, connection_owner, google_event_id, etag, ical_uid, sequence, google_updated, idempotency_key, \
+             created_at, updated_at, last_sync_time) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, \
+             $25, $26, $27, $28, $29, $30, $31) \
+         ON CONFLICT (tenant_id, calendar_id, google_event_id) DO NOTHING",
     )
     .bind(&meeting.id)
     .bind(&meeting.tenant_id)
@@ -226,6 +186,7 @@ pub async fn insert_pending(
     .bind(timestamp(meeting.end))
     .bind(&meeting.time_zone)
     .bind(meeting.status.as_str())
+    .bind(meeting.write_state.as_str())
     .bind(meeting.created_by_type.as_str())
     .bind(&meeting.created_by)
     .bind(meeting.source.as_str())
@@ -239,19 +200,18 @@ pub async fn insert_pending(
     .bind(&meeting.calendar_id)
     .bind(&meeting.connection_owner)
     .bind(&meeting.google_event_id)
+    .bind(meeting.etag.as_deref())
+    .bind(meeting.ical_uid.as_deref())
+    .bind(meeting.sequence)
+    .bind(meeting.google_updated.as_deref())
     .bind(idempotency_key)
-    .bind(&now)
+    .bind(timestamp(meeting.created_at))
+    .bind(timestamp(meeting.updated_at))
+    .bind(meeting.last_sync_time.map(timestamp))
     .execute(&mut **tx)
     .await
     .map_err(DbError::classify)?;
-    let job = NewJob::now(
-        RECOVER_KIND,
-        Some(&meeting.tenant_id),
-        json!({"meeting_id": meeting.id}),
-    )
-    .at(Utc::now() + RECOVER_AFTER);
-    queue.enqueue_in(tx, job).await?;
-    Ok(())
+    Ok(inserted.rows_affected() == 1)
 }
 
 /// Google's view of an event we wrote, as stored beside the meeting.
@@ -303,23 +263,54 @@ pub async fn confirm_created(
     if updated.rows_affected() == 0 {
         return Ok(false);
     }
-    let diff = json!({"title": meeting.title, "start": super::model::zulu(meeting.start), "end": super::model::zulu(meeting.end), "resource_id": meeting.resource_id});
-    log_change(&mut tx, queue, meeting, ChangeType::Created, actor, diff).await?;
+    log_created(&mut tx, queue, meeting, actor).await?;
     tx.commit().await?;
     queue.notify_workers();
     Ok(true)
 }
 
-/// Writes a change-log row and its outbox event in the caller's transaction.
-pub async fn log_change(
+/// One change of a meeting, as the change log and its event record it.
+pub struct LoggedChange<'a> {
+    /// The meeting after the change.
+    pub meeting: &'a Meeting,
+    /// The resource it held before (the same as now unless it moved rooms; None when created).
+    pub resource_before: Option<&'a str>,
+    /// What happened.
+    pub change: ChangeType,
+    /// Who did it.
+    pub actor: &'a ChangeActor,
+    /// The change-log row's `diff`.
+    pub diff: Value,
+}
+
+/// Logs the creation of a meeting (with a snapshot of what was booked as its diff).
+pub async fn log_created(
     tx: &mut Tx,
     queue: &Queue,
     meeting: &Meeting,
-    change: ChangeType,
     actor: &ChangeActor,
-    diff: Value,
+) -> Result<String, MeetingError> {
+    let diff = json!({"title": meeting.title, "start": zulu(meeting.start), "end": zulu(meeting.end), "resource_id": meeting.resource_id});
+    let change = LoggedChange {
+        meeting,
+        resource_before: None,
+        change: ChangeType::Created,
+        actor,
+        diff,
+    };
+    log_change(tx, queue, change).await
+}
+
+/// The one writer of the change log: the row and its [`MeetingChanged`] event, in the caller's
+/// transaction.
+pub async fn log_change(
+    tx: &mut Tx,
+    queue: &Queue,
+    logged: LoggedChange<'_>,
 ) -> Result<String, MeetingError> {
     let change_id = new_id();
+    let meeting = logged.meeting;
+    let at = Utc::now();
     sqlx::query(
         "INSERT INTO meeting_changes (id, tenant_id, meeting_id, change_type, actor_type, actor_id, at, diff) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -327,27 +318,24 @@ pub async fn log_change(
     .bind(&change_id)
     .bind(&meeting.tenant_id)
     .bind(&meeting.id)
-    .bind(change.as_str())
-    .bind(actor.actor_type.as_str())
-    .bind(actor.actor_id.as_deref())
-    .bind(timestamp(Utc::now()))
-    .bind(diff.to_string())
+    .bind(logged.change.as_str())
+    .bind(logged.actor.actor_type.as_str())
+    .bind(logged.actor.actor_id.as_deref())
+    .bind(timestamp(at))
+    .bind(logged.diff.to_string())
     .execute(&mut **tx)
     .await?;
-    let event = DomainEvent {
-        tenant_id: meeting.tenant_id.clone(),
-        event_type: format!("meeting.{}", change.as_str().to_ascii_lowercase()),
-        subject_id: Some(meeting.id.clone()),
-        payload: json!({
-            "meeting_id": meeting.id,
-            "change_id": change_id,
-            "change_type": change,
-            "resource_id": meeting.resource_id,
-            "actor_type": actor.actor_type,
-            "actor_id": actor.actor_id,
-        }),
+    let event = MeetingChanged {
+        version: MEETING_CHANGED_VERSION,
+        meeting_id: meeting.id.clone(),
+        change_id: change_id.clone(),
+        change_type: logged.change,
+        actor: logged.actor.clone(),
+        resource_after: meeting.resource_id.clone(),
+        resource_before: logged.resource_before.map(str::to_string),
+        at: Some(at),
     };
-    outbox::emit(queue, tx, event).await?;
+    outbox::emit_typed(queue, tx, &meeting.tenant_id, &event).await?;
     Ok(change_id)
 }
 
@@ -423,7 +411,7 @@ pub async fn insert_hold(
     .bind(&meeting.id)
     .bind(timestamp(slot.start))
     .bind(timestamp(slot.end))
-    .bind(timestamp(Utc::now() + RECOVER_AFTER))
+    .bind(timestamp(Utc::now() + recover::RECOVER_AFTER))
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -439,15 +427,16 @@ pub async fn release_holds(db: &Db, tenant_id: &str, meeting_id: &str) -> Result
     Ok(())
 }
 
-/// Stores a changed meeting with its Google facts, logs the change, emits the event and
-/// releases the meeting's holds — in one transaction.
+/// Stores a changed meeting with its Google facts, logs the change (the [`Meeting::diff`] of
+/// `before` and `meeting`), emits the event and releases the meeting's holds — in one
+/// transaction.
 pub async fn save_change(
     db: &Db,
     queue: &Queue,
+    before: &Meeting,
     meeting: &Meeting,
     change: ChangeType,
     actor: &ChangeActor,
-    diff: Value,
 ) -> Result<(), MeetingError> {
     let mut tx = db.begin_write().await?;
     sqlx::query(
@@ -485,7 +474,14 @@ pub async fn save_change(
         .bind(&meeting.id)
         .execute(&mut *tx)
         .await?;
-    log_change(&mut tx, queue, meeting, change, actor, diff).await?;
+    let logged = LoggedChange {
+        meeting,
+        resource_before: before.resource_id.as_deref(),
+        change,
+        actor,
+        diff: Value::Object(before.diff(meeting)),
+    };
+    log_change(&mut tx, queue, logged).await?;
     tx.commit().await?;
     queue.notify_workers();
     Ok(())
@@ -572,7 +568,7 @@ pub async fn changes(
                 "change_type": row.try_get::<String, _>("change_type")?,
                 "actor_type": row.try_get::<String, _>("actor_type")?,
                 "actor_id": row.try_get::<Option<String>, _>("actor_id")?,
-                "at": super::model::zulu(crate::db::parse_timestamp(&at)?),
+                "at": zulu(crate::db::parse_timestamp(&at)?),
                 "diff": serde_json::from_str::<Value>(&diff).unwrap_or(Value::Null),
             }))
         })
@@ -630,12 +626,19 @@ pub async fn transition(db: &Db, queue: &Queue, t: Transition<'_>) -> Result<boo
     }
     let mut diff = json!({"status": {"from": t.meeting.status, "to": t.to}});
     if let Some(at) = t.checked_in_at {
-        diff["checked_in_at"] = json!(super::model::zulu(at));
+        diff["checked_in_at"] = json!(zulu(at));
     }
     if let Some(at) = t.released_at {
-        diff["released_at"] = json!(super::model::zulu(at));
+        diff["released_at"] = json!(zulu(at));
     }
-    log_change(&mut tx, queue, t.meeting, t.change, t.actor, diff).await?;
+    let logged = LoggedChange {
+        meeting: t.meeting,
+        resource_before: t.meeting.resource_id.as_deref(),
+        change: t.change,
+        actor: t.actor,
+        diff,
+    };
+    log_change(&mut tx, queue, logged).await?;
     tx.commit().await?;
     queue.notify_workers();
     Ok(true)

@@ -13,7 +13,7 @@ use crate::{
     connections::seal::Sealer,
     db::{Db, timestamp},
     error::FieldError,
-    meetings::validate::is_e164,
+    text::is_e164,
 };
 
 /// Longest secret accepted (vendor keys are far shorter).

@@ -3,6 +3,7 @@
 
 use async_trait::async_trait;
 use chrono::Utc;
+use shared::ChangeType;
 
 use super::{
     Channel, Notifier, NotifyError,
@@ -13,14 +14,19 @@ use super::{
 };
 use crate::{
     db::{Db, new_id},
-    jobs::{ClaimedJob, JobContext, JobError, JobHandler, outbox::Delivery},
-    meetings::{MeetingError, model::Meeting, store},
+    jobs::{ClaimedJob, JobContext, JobError, JobHandler, outbox},
+    meetings::{MeetingError, events::MeetingChanged, model::Meeting, store},
     resources,
     settings::{self, ChannelPreferences},
 };
 
 /// The change types a channel may announce.
-const ANNOUNCED: [&str; 4] = ["CREATED", "UPDATED", "RESCHEDULED", "CANCELLED"];
+const ANNOUNCED: [ChangeType; 4] = [
+    ChangeType::Created,
+    ChangeType::Updated,
+    ChangeType::Rescheduled,
+    ChangeType::Cancelled,
+];
 
 /// The handler of [`super::MEETING_KIND`].
 pub struct NotifyMeeting {
@@ -31,18 +37,19 @@ pub struct NotifyMeeting {
 #[async_trait]
 impl JobHandler for NotifyMeeting {
     async fn run(&self, ctx: &JobContext, job: &ClaimedJob) -> Result<(), JobError> {
-        let delivery: Delivery = serde_json::from_value(job.payload.clone())
-            .map_err(|e| JobError::Permanent(format!("unreadable meeting event: {e}")))?;
-        let event = &delivery.event;
-        let field = |name: &str| event.payload[name].as_str().unwrap_or_default().to_string();
-        let (meeting_id, change_id, change_type) = (
-            field("meeting_id"),
-            field("change_id"),
-            field("change_type"),
-        );
-        if !ANNOUNCED.contains(&change_type.as_str()) || change_id.is_empty() {
+        let received = outbox::receive::<MeetingChanged>(&job.payload)?;
+        let event = &received;
+        let MeetingChanged {
+            meeting_id,
+            change_id,
+            change_type,
+            ..
+        } = &received.event;
+        if !ANNOUNCED.contains(change_type) || change_id.is_empty() {
             return Ok(());
         }
+        let (meeting_id, change_id) = (meeting_id.clone(), change_id.clone());
+        let change_type = change_type.as_str().to_string();
         let db = ctx.db();
         let settings = settings::load(db, &event.tenant_id).await?;
         let prefs = &settings.notifications;
@@ -173,7 +180,7 @@ fn whatsapp_account<'a>(
         .as_deref()
         .map(|s| s.strip_prefix("whatsapp:").unwrap_or(s))
         .or(credentials.twilio_whatsapp_from.as_deref())
-        .filter(|s| crate::meetings::validate::is_e164(s))
+        .filter(|s| crate::text::is_e164(s))
         .ok_or("No WhatsApp sender number (E.164) is set for this tenant.")?;
     Ok(twilio::Account {
         account_sid,

@@ -222,5 +222,5 @@ impl Notifier {
 /// Registers the notification job and its outbox subscription.
 pub fn register(registry: &mut Registry, notifier: Notifier) {
     registry.handle(MEETING_KIND, job::NotifyMeeting { notifier });
-    registry.subscribe("meeting.", MEETING_KIND);
+    registry.subscribe(crate::meetings::events::MEETING_EVENTS, MEETING_KIND);
 }

@@ -4,7 +4,10 @@
 //! the tenant's connection; pickable from `GET /api/v1/google/calendars`) or a calendar created
 //! for it (`calendars.insert`). A disabled resource keeps its history and refuses new bookings
 //! ([`ensure_bookable`]). Members, AI agents and devices read. Onboarding, enabling and
-//! disabling tell [`crate::sync`], which watches (or stops watching) the calendar.
+//! disabling emit a typed [`events::ResourceChanged`] in the same transaction; sync follows it
+//! to watch (or stop watching) the calendar.
+
+pub mod events;
 
 use axum::{
     Json,
@@ -17,12 +20,14 @@ use shared::{ErrorCode, ResourceKind};
 use sqlx::{Row, any::AnyRow};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use self::events::ResourceChange;
 use crate::{
     AppState,
     auth::{Actor, policy},
     db::{Db, DbError, new_id, timestamp},
     error::{ApiError, ApiJson, ApiQuery, FieldError},
     google::{GoogleError, scopes, types::Calendar},
+    jobs::Queue,
 };
 
 /// A query of resources with the given clause; static text, as sqlx requires.
@@ -224,8 +229,14 @@ async fn create_resource(
             true,
         ),
     };
-    let resource = insert(&state.db, &actor.tenant_id, &new, &calendar_id, created).await?;
-    crate::sync::resource_changed(&state.jobs, &actor.tenant_id, &resource.id).await?;
+    let resource = insert(
+        &state.db,
+        &state.jobs,
+        &actor.tenant_id,
+        &new,
+        (&calendar_id, created),
+    )
+    .await?;
     tracing::info!(resource_id = %resource.id, kind = %resource.kind, "resource onboarded");
     Ok((StatusCode::CREATED, Json(resource)))
 }
@@ -281,15 +292,18 @@ async fn create_calendar(
     })
 }
 
+/// Stores a new resource and announces it, in one transaction. `calendar` is its calendar id
+/// and whether CORBI created that calendar.
 async fn insert(
     db: &Db,
+    queue: &Queue,
     tenant_id: &str,
     new: &NewResource,
-    calendar_id: &str,
-    created: bool,
+    (calendar_id, created): (&str, bool),
 ) -> Result<Resource, ResourceError> {
     let id = new_id();
     let now = timestamp(Utc::now());
+    let mut tx = db.begin_write().await?;
     let inserted = sqlx::query(
         "INSERT INTO resources (id, tenant_id, name, kind, capacity, description, calendar_id, calendar_created, enabled, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $9)",
@@ -303,12 +317,18 @@ async fn insert(
     .bind(calendar_id)
     .bind(i64::from(created))
     .bind(&now)
-    .execute(db.pool())
+    .execute(&mut *tx)
     .await
     .map_err(DbError::classify);
     match inserted {
-        Ok(_) => get(db, tenant_id, &id).await,
+        Ok(_) => {
+            events::emit(queue, &mut tx, tenant_id, &id, ResourceChange::Onboarded).await?;
+            tx.commit().await.map_err(DbError::classify)?;
+            queue.notify_workers();
+            get(db, tenant_id, &id).await
+        }
         Err(DbError::Conflict(_)) => {
+            tx.rollback().await.map_err(DbError::classify)?;
             let owner: String = sqlx::query_scalar(
                 "SELECT id FROM resources WHERE tenant_id = $1 AND calendar_id = $2",
             )
@@ -464,6 +484,7 @@ async fn set_enabled(
     enabled: bool,
 ) -> Result<Json<Resource>, ApiError> {
     policy::require_admin(actor)?;
+    let mut tx = state.db.begin_write().await?;
     let changed = sqlx::query(
         "UPDATE resources SET enabled = $1, updated_at = $2 WHERE tenant_id = $3 AND id = $4",
     )
@@ -471,13 +492,20 @@ async fn set_enabled(
     .bind(timestamp(Utc::now()))
     .bind(&actor.tenant_id)
     .bind(id)
-    .execute(state.db.pool())
+    .execute(&mut *tx)
     .await
     .map_err(DbError::classify)?;
     if changed.rows_affected() == 0 {
         return Err(ResourceError::NotFound.into());
     }
-    crate::sync::resource_changed(&state.jobs, &actor.tenant_id, id).await?;
+    let change = if enabled {
+        ResourceChange::Enabled
+    } else {
+        ResourceChange::Disabled
+    };
+    events::emit(&state.jobs, &mut tx, &actor.tenant_id, id, change).await?;
+    tx.commit().await.map_err(DbError::classify)?;
+    state.jobs.notify_workers();
     tracing::info!(resource_id = %id, enabled, "resource availability changed");
     Ok(Json(get(&state.db, &actor.tenant_id, id).await?))
 }

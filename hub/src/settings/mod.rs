@@ -246,9 +246,7 @@ impl TenantSettings {
             .whatsapp
             .sender
             .as_deref()
-            .is_some_and(|s| {
-                !crate::meetings::validate::is_e164(s.strip_prefix("whatsapp:").unwrap_or(s))
-            })
+            .is_some_and(|s| !crate::text::is_e164(s.strip_prefix("whatsapp:").unwrap_or(s)))
         {
             problems.push(FieldError::new(
                 "notifications.whatsapp.sender",

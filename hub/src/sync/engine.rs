@@ -8,14 +8,15 @@ use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 
-use super::{RECONCILE_KIND, RENEW_KIND, SyncError, channels::Channels, enqueue_sync, store};
+use super::{RENEW_KIND, SyncError, channels::Channels, enqueue_sync, reconcile_job, store};
 use crate::{
     connections::Owner,
     google::{Google, GoogleError, ListParams, scopes},
-    jobs::{ClaimedJob, JobContext, JobError, JobHandler, NewJob, lease},
+    jobs::{ClaimedJob, JobContext, JobError, JobHandler, NewJob, lease, outbox},
     meetings::external::{self, Applied, CalendarScope},
     observability::{Metrics, OutcomeLabels, SyncRunLabels},
     resources,
+    resources::events::ResourceChanged,
 };
 
 /// Largest page asked of `events.list`.
@@ -370,6 +371,24 @@ impl TickJob {
     }
 }
 
+/// Follows a resource's [`ResourceChanged`] event: the Google calls happen in the (coalesced)
+/// reconcile job, so the admin's request answered at once.
+pub struct FollowResourceJob;
+
+#[async_trait]
+impl JobHandler for FollowResourceJob {
+    async fn run(&self, ctx: &JobContext, job: &ClaimedJob) -> Result<(), JobError> {
+        let received = outbox::receive::<ResourceChanged>(&job.payload)?;
+        ctx.queue
+            .enqueue(reconcile_job(
+                &received.tenant_id,
+                &received.event.resource_id,
+            ))
+            .await?;
+        Ok(())
+    }
+}
+
 /// The periodic tick: reconciles resources out of step, renews channels nearing expiry,
 /// enqueues due safety-net syncs (resuming paused calendars whose connection works again) and
 /// prunes old receipts.
@@ -387,13 +406,9 @@ impl JobHandler for TickJob {
     async fn run(&self, ctx: &JobContext, _job: &ClaimedJob) -> Result<(), JobError> {
         let now = Utc::now();
         for (tenant_id, resource_id) in store::resources_to_reconcile(ctx.db()).await? {
-            let job = NewJob::now(
-                RECONCILE_KIND,
-                Some(&tenant_id),
-                json!({"resource_id": resource_id}),
-            )
-            .coalesce(format!("sync-reconcile:{tenant_id}:{resource_id}"));
-            ctx.queue.enqueue(job).await?;
+            ctx.queue
+                .enqueue(reconcile_job(&tenant_id, &resource_id))
+                .await?;
         }
         self.follow_people(ctx).await?;
         let renew_before =

@@ -40,12 +40,15 @@ use crate::{
     google::{Google, GoogleError},
     jobs::{NewJob, Periodic, Queue, Registry},
     observability::Metrics,
+    resources::events::RESOURCE_EVENTS,
 };
 
 /// Job kind: sync one calendar.
 pub const SYNC_KIND: &str = "sync.calendar";
 /// Job kind: follow/watch or stop a resource's calendar.
 pub const RECONCILE_KIND: &str = "sync.reconcile";
+/// Job kind: a resource was onboarded, enabled or disabled (its outbox event).
+pub const RESOURCE_EVENT_KIND: &str = "sync.resource_changed";
 /// Job kind: renew one channel.
 pub const RENEW_KIND: &str = "sync.renew";
 /// Job kind: the periodic tick.
@@ -112,20 +115,15 @@ pub async fn enqueue_sync(
         .map(|_| ())
 }
 
-/// Starts (or stops, when disabled) following a resource's calendar: called when a resource is
-/// onboarded, enabled or disabled. The Google calls happen in a job, so the API answers at once.
-pub async fn resource_changed(
-    queue: &Queue,
-    tenant_id: &str,
-    resource_id: &str,
-) -> Result<(), DbError> {
-    let job = NewJob::now(
+/// The job that starts (or, for a disabled resource, stops) following a resource's calendar,
+/// coalesced with one already queued.
+pub fn reconcile_job(tenant_id: &str, resource_id: &str) -> NewJob {
+    NewJob::now(
         RECONCILE_KIND,
         Some(tenant_id),
         json!({"resource_id": resource_id}),
     )
-    .coalesce(format!("sync-reconcile:{tenant_id}:{resource_id}"));
-    queue.enqueue(job).await.map(|_| ())
+    .coalesce(format!("sync-reconcile:{tenant_id}:{resource_id}"))
 }
 
 /// Registers the sync jobs and the periodic tick.
@@ -150,6 +148,8 @@ pub fn register(
                 config: config.sync.clone(),
             },
         )
+        .handle(RESOURCE_EVENT_KIND, engine::FollowResourceJob)
+        .subscribe(RESOURCE_EVENTS, RESOURCE_EVENT_KIND)
         .handle(
             RECONCILE_KIND,
             engine::ReconcileResourceJob {

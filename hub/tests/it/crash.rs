@@ -85,7 +85,7 @@ on_both_engines! {
             .post(format!("{base}/calendar/v3/calendars/{calendar}/events"))
             .bearer_auth(token)
             .json(&json!({"id": pending.google_event_id, "summary": "Survivor",
-                "start": {"dateTime": model::zulu(pending.start)}, "end": {"dateTime": model::zulu(pending.end)}}))
+                "start": {"dateTime": hub::text::zulu(pending.start)}, "end": {"dateTime": hub::text::zulu(pending.end)}}))
             .send()
             .await
             .expect("sent");
@@ -94,7 +94,7 @@ on_both_engines! {
         // The first process claims the recovery job and hangs in Google; it is killed mid-job.
         google.emulator.inject(Some("calendar.events.get"), Fault::Latency { millis: 60_000 }, 1);
         let job = queue
-            .enqueue(NewJob::now(store::RECOVER_KIND, Some(&tenant), json!({"meeting_id": id})))
+            .enqueue(NewJob::now(hub::meetings::recover::RECOVER_KIND, Some(&tenant), json!({"meeting_id": id})))
             .await
             .expect("enqueued")
             .expect("job id");

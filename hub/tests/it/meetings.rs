@@ -365,7 +365,7 @@ on_both_engines! {
             .post(format!("{}/calendar/v3/calendars/{calendar}/events", world.google.emulator.base_url()))
             .bearer_auth(token)
             .json(&json!({"id": reached.google_event_id, "summary": reached.title,
-                "start": {"dateTime": hub::meetings::model::zulu(reached.start)}, "end": {"dateTime": hub::meetings::model::zulu(reached.end)}}))
+                "start": {"dateTime": hub::text::zulu(reached.start)}, "end": {"dateTime": hub::text::zulu(reached.end)}}))
             .send()
             .await
             .expect("sent");
@@ -373,7 +373,7 @@ on_both_engines! {
         expect_error(world.book(&world.acme.ai_key, booking(room, "Blocked by a pending one", "2030-12-11", "12:00", "12:30")).await, 409, "CONFLICT").await;
 
         for meeting in [&reached, &lost] {
-            let job = hub::jobs::NewJob::now(hub::meetings::store::RECOVER_KIND, Some(&world.acme.tenant_id), json!({"meeting_id": meeting.id}));
+            let job = hub::jobs::NewJob::now(hub::meetings::recover::RECOVER_KIND, Some(&world.acme.tenant_id), json!({"meeting_id": meeting.id}));
             queue.enqueue(job).await.expect("enqueued");
         }
         let db = world.hub.db().clone();
