@@ -30,7 +30,7 @@ use std::{net::SocketAddr, sync::Arc};
 
 use axum::{
     Json, Router,
-    extract::{DefaultBodyLimit, State},
+    extract::{DefaultBodyLimit, FromRef, State},
     http::{StatusCode, header},
     middleware,
     response::IntoResponse,
@@ -51,8 +51,10 @@ use crate::{
     observability::Metrics,
 };
 
-/// What every handler can reach; cheap to clone.
-#[derive(Clone)]
+/// What every handler can reach; cheap to clone. Each field is also extractable on its own
+/// (`FromRef`), so a capability's routes ask only for the handles they use and never name this
+/// type: their routers are generic over the state, and [`app`] instantiates them with this one.
+#[derive(Clone, FromRef)]
 pub struct AppState {
     /// The database.
     pub db: Db,
@@ -228,7 +230,8 @@ impl Hub {
         let public_url: Arc<str> = config.public_base_url(addr).into();
         let metrics = Arc::new(Metrics::new());
         let (connections, google) = google_clients(&config, &db, &public_url, metrics.clone())?;
-        let notifier = notify::Notifier::new(&config, public_url.clone(), metrics.clone())?;
+        let notifier = notify::Notifier::new(&config, public_url.clone(), metrics.clone())
+            .map_err(|e| StartError::Config(e.to_string()))?;
         let shutdown = CancellationToken::new();
         let (edge, mqtt) = Edge::start(&config, &db, metrics.clone(), shutdown.clone()).await?;
         let queue = Queue::new(
