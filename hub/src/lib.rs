@@ -45,7 +45,7 @@ use crate::{
     config::Config,
     connections::{Connections, oauth::OAuthClient, seal::Sealer},
     db::{Db, DbError},
-    edge::{Edge, EdgeError},
+    edge::{DeviceRequests, Edge, EdgeError},
     google::Google,
     jobs::{Queue, Registry},
     observability::Metrics,
@@ -214,7 +214,8 @@ pub struct Hub {
 
 impl Hub {
     /// Opens and migrates the database, binds the HTTP address and starts the job runners with
-    /// the given job registry.
+    /// the given job registry. It also plugs the capabilities together: the edge runtime gets
+    /// the attendance rules as its device request handlers, so neither module imports the other.
     pub async fn start(config: Config, registry: Registry) -> Result<Hub, StartError> {
         let db = Db::connect_and_migrate(config.database_url.expose()).await?;
         let listener = TcpListener::bind(config.bind)
@@ -251,7 +252,15 @@ impl Hub {
             edge: edge.clone(),
         };
         let mut tasks = jobs::runner::spawn(queue, state.metrics.clone(), shutdown.clone());
-        tasks.extend(edge.spawn(state.clone(), mqtt, shutdown.clone()));
+        let requests: Arc<dyn DeviceRequests> =
+            Arc::new(attendance::device::AtTheDoor::new(state.clone()));
+        tasks.extend(edge.spawn(
+            state.db.clone(),
+            state.jobs.clone(),
+            requests,
+            mqtt,
+            shutdown.clone(),
+        ));
         tasks.push(tokio::spawn(serve(
             listener,
             app(state.clone()),
