@@ -106,7 +106,7 @@ pub fn app(state: AppState) -> Router {
     let (api_router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(settings::routes())
         .merge(jobs::routes::routes())
-        .merge(connections::oauth::routes())
+        .merge(google::connect::routes())
         .merge(resources::routes())
         .merge(meetings::routes())
         .merge(attendance::routes())
