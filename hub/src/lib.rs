@@ -31,7 +31,7 @@ use std::{net::SocketAddr, sync::Arc};
 
 use axum::{
     Json, Router,
-    extract::{DefaultBodyLimit, State},
+    extract::{DefaultBodyLimit, FromRef, State},
     http::{StatusCode, header},
     middleware,
     response::IntoResponse,
@@ -46,14 +46,16 @@ use crate::{
     config::Config,
     connections::{Connections, oauth::OAuthClient, seal::Sealer},
     db::{Db, DbError},
-    edge::{Edge, EdgeError},
+    edge::{DeviceRequests, Edge, EdgeError},
     google::Google,
     jobs::{Queue, Registry},
     observability::Metrics,
 };
 
-/// What every handler can reach; cheap to clone.
-#[derive(Clone)]
+/// What every handler can reach; cheap to clone. Each field is also extractable on its own
+/// (`FromRef`), so a capability's routes ask only for the handles they use and never name this
+/// type: their routers are generic over the state, and [`app`] instantiates them with this one.
+#[derive(Clone, FromRef)]
 pub struct AppState {
     /// The database.
     pub db: Db,
@@ -115,7 +117,7 @@ pub fn app(state: AppState) -> Router {
     let (api_router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(settings::routes())
         .merge(jobs::routes::routes())
-        .merge(connections::oauth::routes())
+        .merge(google::connect::routes())
         .merge(resources::routes())
         .merge(meetings::routes())
         .merge(attendance::routes())
@@ -223,7 +225,8 @@ pub struct Hub {
 
 impl Hub {
     /// Opens and migrates the database, binds the HTTP address and starts the job runners with
-    /// the given job registry.
+    /// the given job registry. It also plugs the capabilities together: the edge runtime gets
+    /// the attendance rules as its device request handlers, so neither module imports the other.
     pub async fn start(config: Config, registry: Registry) -> Result<Hub, StartError> {
         let db = Db::connect_and_migrate(config.database_url.expose()).await?;
         let listener = TcpListener::bind(config.bind)
@@ -239,7 +242,8 @@ impl Hub {
         let public_url: Arc<str> = config.public_base_url(addr).into();
         let metrics = Arc::new(Metrics::new());
         let (connections, google) = google_clients(&config, &db, &public_url, metrics.clone())?;
-        let notifier = notify::Notifier::new(&config, public_url.clone(), metrics.clone())?;
+        let notifier = notify::Notifier::new(&config, public_url.clone(), metrics.clone())
+            .map_err(|e| StartError::Config(e.to_string()))?;
         let shutdown = CancellationToken::new();
         let (edge, mqtt) = Edge::start(&config, &db, metrics.clone(), shutdown.clone()).await?;
         let queue = Queue::new(
@@ -259,7 +263,15 @@ impl Hub {
             edge: edge.clone(),
         };
         let mut tasks = jobs::runner::spawn(queue, state.metrics.clone(), shutdown.clone());
-        tasks.extend(edge.spawn(state.clone(), mqtt, shutdown.clone()));
+        let requests: Arc<dyn DeviceRequests> =
+            Arc::new(attendance::device::AtTheDoor::new(state.clone()));
+        tasks.extend(edge.spawn(
+            state.db.clone(),
+            state.jobs.clone(),
+            requests,
+            mqtt,
+            shutdown.clone(),
+        ));
         tasks.push(tokio::spawn(serve(
             listener,
             app(state.clone()),

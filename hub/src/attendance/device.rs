@@ -1,6 +1,7 @@
 //! Check-ins and walk-up bookings from room devices over MQTT: the edge capability hands each
-//! stored request here ([`crate::edge::DeviceRequests`]) and sends back the outcome with a
-//! sentence the screen shows as is.
+//! stored request here ([`crate::edge::DeviceRequests`]; the hub's wiring builds [`AtTheDoor`]
+//! and gives it to the edge runtime) and sends back the outcome with a sentence the screen shows
+//! as is.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -20,7 +21,18 @@ use crate::{
 };
 
 /// Decides device requests with the attendance rules.
-pub struct AtTheDoor;
+pub struct AtTheDoor {
+    /// The hub's state, whole because walk-up bookings go through the meetings service, which
+    /// still takes it; check-ins use only its database and queue.
+    state: AppState,
+}
+
+impl AtTheDoor {
+    /// Decides with this hub's database, queue and meetings service.
+    pub fn new(state: AppState) -> Self {
+        AtTheDoor { state }
+    }
+}
 
 fn device_actor(device: &DeviceRef) -> Actor {
     Actor {
@@ -61,12 +73,8 @@ fn millis(ms: i64) -> DateTime<Utc> {
 
 #[async_trait]
 impl DeviceRequests for AtTheDoor {
-    async fn check_in(
-        &self,
-        state: &AppState,
-        device: &DeviceRef,
-        request: &CheckIn,
-    ) -> CheckInOutcome {
+    async fn check_in(&self, device: &DeviceRef, request: &CheckIn) -> CheckInOutcome {
+        let state = &self.state;
         let actor = device_actor(device);
         match check_in(
             &state.db,
@@ -88,12 +96,8 @@ impl DeviceRequests for AtTheDoor {
         }
     }
 
-    async fn walk_up(
-        &self,
-        state: &AppState,
-        device: &DeviceRef,
-        request: &WalkUpRequest,
-    ) -> WalkUpOutcome {
+    async fn walk_up(&self, device: &DeviceRef, request: &WalkUpRequest) -> WalkUpOutcome {
+        let state = &self.state;
         let actor = device_actor(device);
         let now = Utc::now();
         match walk_up(

@@ -14,8 +14,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use axum::{
     Json,
-    extract::FromRef,
-    extract::{Path, State},
+    extract::{FromRef, Path, State},
 };
 use chrono::{DateTime, Duration, Timelike, Utc};
 use serde_json::{Value, json};
@@ -123,8 +122,35 @@ impl From<AttendanceError> for ApiError {
     }
 }
 
+/// What check-in over HTTP uses of the hub, taken from any router state holding these handles.
+#[derive(Clone)]
+pub struct AttendanceState {
+    /// Meetings and tenant settings.
+    pub db: Db,
+    /// The outbox the status change is announced through.
+    pub jobs: Queue,
+}
+
+impl<S> FromRef<S> for AttendanceState
+where
+    Db: FromRef<S>,
+    Queue: FromRef<S>,
+{
+    fn from_ref(state: &S) -> Self {
+        AttendanceState {
+            db: Db::from_ref(state),
+            jobs: Queue::from_ref(state),
+        }
+    }
+}
+
 /// The routes of this module.
-pub fn routes() -> OpenApiRouter<AppState> {
+pub fn routes<S>() -> OpenApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+    AttendanceState: FromRef<S>,
+    Db: FromRef<S>,
+{
     OpenApiRouter::new().routes(routes!(show))
 }
 
@@ -132,7 +158,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 #[utoipa::path(post, path = "/api/v1/calendar/events/{id}/show", params(("id" = String, Path)),
     responses((status = 200, description = "the meeting, ATTENDED")), tag = "meetings")]
 async fn show(
-    State(state): State<AppState>,
+    State(state): State<AttendanceState>,
     actor: Actor,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {

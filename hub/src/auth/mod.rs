@@ -13,13 +13,16 @@ pub mod store;
 pub mod tokens;
 
 use axum::{
-    extract::FromRequestParts,
+    extract::{FromRef, FromRequestParts},
     http::{header, request::Parts},
 };
 use serde::{Deserialize, Serialize};
 use shared::{ActorType, ErrorCode};
 
-use crate::{AppState, db::DbError, error::ApiError};
+use crate::{
+    db::{Db, DbError},
+    error::ApiError,
+};
 
 /// A user's role inside a tenant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -117,12 +120,18 @@ impl From<AuthError> for ApiError {
     }
 }
 
-impl FromRequestParts<AppState> for Actor {
+/// Works under any router state that holds the database, the only thing needed to check a
+/// token, so capabilities can keep their routers' state small.
+impl<S> FromRequestParts<S> for Actor
+where
+    Db: FromRef<S>,
+    S: Send + Sync,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let token = bearer_token(parts).ok_or_else(ApiError::unauthenticated)?;
-        let actor = store::authenticate(&state.db, token).await?;
+        let actor = store::authenticate(&Db::from_ref(state), token).await?;
         let span = tracing::Span::current();
         span.record("tenant_id", actor.tenant_id.as_str());
         span.record("actor_type", actor.actor_type.as_str());

@@ -6,7 +6,8 @@
 //! of per-user connections. Access tokens are refreshed shortly before expiry and when Google
 //! rejects one; concurrent refreshes of one connection in this process collapse into one.
 //!
-//! Files: `seal.rs` (AEAD), `oauth.rs` (the authorization-code flow with PKCE and its routes).
+//! Files: `seal.rs` (AEAD), `oauth.rs` (the authorization-code flow with PKCE). The routes a
+//! person connects an account through belong to its provider (`google/connect.rs`).
 
 pub mod oauth;
 pub mod seal;

@@ -21,17 +21,36 @@ use tokio::{sync::mpsc, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    DeviceRef, DeviceRequests, EdgeError, device_requests, publish,
+    DeviceRef, DeviceRequests, Edge, EdgeError, publish,
     store::{self, DeviceReport, InboundDevice, NewInboxEntry},
 };
-use crate::{AppState, observability::EdgeLabels};
+use crate::{
+    db::Db,
+    jobs::Queue,
+    observability::{EdgeLabels, Metrics},
+};
 
 /// Publishes waiting to be handled before new ones are dropped (and counted as `overload`).
 const QUEUE_DEPTH: usize = 4096;
 
+/// The parts of the hub the inbound runtime uses: it runs beside the HTTP server, not inside
+/// it, so it holds these handles rather than the HTTP state.
+#[derive(Clone)]
+pub struct Handles {
+    /// Devices, the inbox and its answers.
+    pub db: Db,
+    /// Where schedule requests queue a publish.
+    pub jobs: Queue,
+    /// Where received and dropped messages are counted.
+    pub metrics: Arc<Metrics>,
+    /// The hub's MQTT side: sealer, time window settings, answers.
+    pub edge: Edge,
+}
+
 /// Starts the connection and the handler tasks.
 pub fn spawn(
-    state: AppState,
+    state: Handles,
+    requests: Arc<dyn DeviceRequests>,
     client: AsyncClient,
     eventloop: EventLoop,
     shutdown: CancellationToken,
@@ -39,7 +58,7 @@ pub fn spawn(
     let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
     let handler = Handler {
         state: state.clone(),
-        requests: device_requests(),
+        requests,
     };
     vec![
         tokio::spawn(drive(state, client, eventloop, tx, shutdown.clone())),
@@ -48,7 +67,7 @@ pub fn spawn(
 }
 
 async fn drive(
-    state: AppState,
+    state: Handles,
     client: AsyncClient,
     mut eventloop: EventLoop,
     queue: mpsc::Sender<(String, Vec<u8>)>,
@@ -113,12 +132,12 @@ async fn handle_all(
     }
 }
 
-fn dropped(state: &AppState, reason: &'static str, topic: &str) {
+fn dropped(state: &Handles, reason: &'static str, topic: &str) {
     tracing::warn!(reason, topic, "dropped a device message");
     count_drop(state, reason);
 }
 
-fn count_drop(state: &AppState, reason: &'static str) {
+fn count_drop(state: &Handles, reason: &'static str) {
     state
         .metrics
         .edge_dropped
@@ -149,7 +168,7 @@ impl From<crate::db::DbError> for Refuse {
 }
 
 struct Handler {
-    state: AppState,
+    state: Handles,
     requests: Arc<dyn DeviceRequests>,
 }
 
@@ -267,11 +286,11 @@ impl Handler {
         match message {
             Message::WalkUpRequest(request) => Message::WalkUpResult(WalkUpResult {
                 idempotency_key: request.idempotency_key.clone(),
-                outcome: self.requests.walk_up(&self.state, &who, request).await,
+                outcome: self.requests.walk_up(&who, request).await,
             }),
             Message::CheckIn(check_in) => Message::CheckInResult(CheckInResult {
                 idempotency_key: check_in.idempotency_key.clone(),
-                outcome: self.requests.check_in(&self.state, &who, check_in).await,
+                outcome: self.requests.check_in(&who, check_in).await,
             }),
             other => other.clone(),
         }

@@ -7,12 +7,12 @@ use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet, QoS};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::{BrokerKind, EdgeError, broker, inbound};
+use super::{BrokerKind, DeviceRequests, EdgeError, broker, inbound};
 use crate::{
-    AppState,
     config::{Config, EdgeConfig},
     connections::seal::Sealer,
     db::Db,
+    jobs::Queue,
     observability::Metrics,
 };
 
@@ -56,8 +56,8 @@ struct Inner {
 
 impl Edge {
     /// Starts the embedded broker (unless `MQTT_URL` names an external one) and creates the
-    /// hub's client; the returned event loop is driven by [`Edge::spawn`] once the hub's state
-    /// exists.
+    /// hub's client; the returned event loop is driven by [`Edge::spawn`] once the job queue and
+    /// the device request handlers exist.
     pub async fn start(
         config: &Config,
         db: &Db,
@@ -108,14 +108,29 @@ impl Edge {
         Ok((edge, eventloop))
     }
 
-    /// Drives the hub's MQTT connection and handles device messages until shutdown.
+    /// Drives the hub's MQTT connection and handles device messages until shutdown: stored in
+    /// `db`, schedule requests queued on `jobs`, check-ins and walk-ups decided by `requests`.
     pub fn spawn(
         &self,
-        state: AppState,
+        db: Db,
+        jobs: Queue,
+        requests: Arc<dyn DeviceRequests>,
         eventloop: EventLoop,
         shutdown: CancellationToken,
     ) -> Vec<JoinHandle<()>> {
-        inbound::spawn(state, self.inner.client.clone(), eventloop, shutdown)
+        let hub = inbound::Handles {
+            db,
+            jobs,
+            metrics: self.inner.metrics.clone(),
+            edge: self.clone(),
+        };
+        inbound::spawn(
+            hub,
+            requests,
+            self.inner.client.clone(),
+            eventloop,
+            shutdown,
+        )
     }
 
     /// The broker the hub uses.

@@ -14,7 +14,8 @@
 //! material), `broker.rs` (embedded rumqttd and its login check), `link.rs` (the hub's own MQTT
 //! client), `publish.rs` (snapshots and their jobs), `inbound.rs` (device messages and the
 //! inbox), `acl.rs` (Mosquitto ACL). Check-ins and walk-ups are answered through
-//! [`DeviceRequests`], which the attendance capability implements.
+//! [`DeviceRequests`], which the attendance capability implements; the hub's wiring hands that
+//! implementation to [`Edge::spawn`], so this module never names the capability deciding them.
 
 pub mod acl;
 mod broker;
@@ -25,7 +26,7 @@ pub mod publish;
 pub mod routes;
 pub mod store;
 
-use std::{net::SocketAddr, sync::Arc};
+use std::net::SocketAddr;
 
 use async_trait::async_trait;
 use shared::{
@@ -37,7 +38,6 @@ pub use link::Edge;
 pub use routes::routes;
 
 use crate::{
-    AppState,
     auth::AuthError,
     connections::seal::SealError,
     db::DbError,
@@ -114,29 +114,16 @@ pub struct DeviceRef {
 
 /// Decides check-ins and walk-up bookings arriving over MQTT. The inbox has already stored the
 /// request once per idempotency key; an implementation must still be idempotent per key,
-/// because a request whose answer was lost before it was stored is decided again.
+/// because a request whose answer was lost before it was stored is decided again. The
+/// implementation holds the handles it decides with, so the edge runtime hands it nothing but
+/// the device and the request.
 #[async_trait]
 pub trait DeviceRequests: Send + Sync + 'static {
     /// A check-in made at the device (judged by `check_in.at_ms`, the time it was made).
-    async fn check_in(
-        &self,
-        state: &AppState,
-        device: &DeviceRef,
-        check_in: &CheckIn,
-    ) -> CheckInOutcome;
+    async fn check_in(&self, device: &DeviceRef, check_in: &CheckIn) -> CheckInOutcome;
 
     /// A walk-up booking asked for at the device.
-    async fn walk_up(
-        &self,
-        state: &AppState,
-        device: &DeviceRef,
-        request: &WalkUpRequest,
-    ) -> WalkUpOutcome;
-}
-
-/// The request handlers of this build: the one place the attendance capability plugs in.
-pub fn device_requests() -> Arc<dyn DeviceRequests> {
-    Arc::new(crate::attendance::device::AtTheDoor)
+    async fn walk_up(&self, device: &DeviceRef, request: &WalkUpRequest) -> WalkUpOutcome;
 }
 
 /// Where the broker is, for `hub demo` and tests.

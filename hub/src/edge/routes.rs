@@ -4,7 +4,7 @@
 
 use axum::{
     Json,
-    extract::{Path, State},
+    extract::{FromRef, Path, State},
     http::StatusCode,
 };
 use serde::{Deserialize, Serialize};
@@ -12,18 +12,51 @@ use shared::protocol::topics;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
-    EdgeError, keys, publish,
+    Edge, EdgeError, keys, publish,
     store::{self, DeviceView},
 };
 use crate::{
-    AppState,
     auth::{Actor, policy},
+    db::Db,
     error::{ApiError, ApiJson, FieldError},
+    jobs::Queue,
     resources,
 };
 
+/// What the device API uses of the hub, taken from any router state that holds these handles
+/// (so this module does not depend on the hub's whole state).
+#[derive(Clone)]
+pub struct EdgeState {
+    /// Devices, enrollment codes and resources.
+    pub db: Db,
+    /// Where schedule publishes are queued.
+    pub jobs: Queue,
+    /// The broker side: sealer, enrollment settings, device URL, disconnects.
+    pub edge: Edge,
+}
+
+impl<S> FromRef<S> for EdgeState
+where
+    Db: FromRef<S>,
+    Queue: FromRef<S>,
+    Edge: FromRef<S>,
+{
+    fn from_ref(state: &S) -> Self {
+        EdgeState {
+            db: Db::from_ref(state),
+            jobs: Queue::from_ref(state),
+            edge: Edge::from_ref(state),
+        }
+    }
+}
+
 /// The routes of this module.
-pub fn routes() -> OpenApiRouter<AppState> {
+pub fn routes<S>() -> OpenApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+    EdgeState: FromRef<S>,
+    Db: FromRef<S>,
+{
     OpenApiRouter::new()
         .routes(routes!(create_enrollment, list_devices))
         .routes(routes!(enroll))
@@ -108,7 +141,7 @@ pub struct DeviceList {
 #[utoipa::path(post, path = "/api/v1/resources/{id}/devices", params(("id" = String, Path)),
     responses((status = 201, body = EnrollmentCode)), tag = "devices")]
 async fn create_enrollment(
-    State(state): State<AppState>,
+    State(state): State<EdgeState>,
     actor: Actor,
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<EnrollmentCode>), ApiError> {
@@ -131,7 +164,7 @@ async fn create_enrollment(
 #[utoipa::path(get, path = "/api/v1/resources/{id}/devices", params(("id" = String, Path)),
     responses((status = 200, body = DeviceList)), tag = "devices")]
 async fn list_devices(
-    State(state): State<AppState>,
+    State(state): State<EdgeState>,
     actor: Actor,
     Path(id): Path<String>,
 ) -> Result<Json<DeviceList>, ApiError> {
@@ -145,7 +178,7 @@ async fn list_devices(
 #[utoipa::path(post, path = "/api/v1/devices/enroll", request_body = EnrollRequest,
     responses((status = 200, body = Enrollment)), security(()), tag = "devices")]
 async fn enroll(
-    State(state): State<AppState>,
+    State(state): State<EdgeState>,
     ApiJson(request): ApiJson<EnrollRequest>,
 ) -> Result<Json<Enrollment>, ApiError> {
     let code = keys::normalize_code(&request.enrollment_code);
@@ -196,7 +229,7 @@ async fn enroll(
 #[utoipa::path(post, path = "/api/v1/devices/{id}/revoke", params(("id" = String, Path)),
     responses((status = 200, body = DeviceView)), tag = "devices")]
 async fn revoke_device(
-    State(state): State<AppState>,
+    State(state): State<EdgeState>,
     actor: Actor,
     Path(id): Path<String>,
 ) -> Result<Json<DeviceView>, ApiError> {

@@ -6,8 +6,10 @@
 //! gets a span (tenant, operation, status, latency) and Prometheus counters per operation and
 //! outcome.
 //!
-//! Files: `types.rs` (Calendar v3 resources), `scopes.rs` (least-privilege scopes).
+//! Files: `types.rs` (Calendar v3 resources), `scopes.rs` (least-privilege scopes),
+//! `connect.rs` (the OAuth routes that connect an account, and its status).
 
+pub mod connect;
 pub mod scopes;
 pub mod types;
 

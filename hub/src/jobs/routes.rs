@@ -2,20 +2,26 @@
 
 use axum::{
     Json,
-    extract::{Path, State},
+    extract::{FromRef, Path, State},
 };
 use serde::{Deserialize, Serialize};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::{JobRecord, JobState};
+use super::{JobRecord, JobState, Queue};
 use crate::{
-    AppState,
     auth::{Actor, policy},
+    db::{Db, DbError},
     error::{ApiError, ApiQuery},
 };
 
-/// The routes of this module.
-pub fn routes() -> OpenApiRouter<AppState> {
+/// The routes of this module, under any router state that holds the queue (and the database
+/// the caller's token is checked against).
+pub fn routes<S>() -> OpenApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Queue: FromRef<S>,
+    Db: FromRef<S>,
+{
     OpenApiRouter::new()
         .routes(routes!(list_jobs))
         .routes(routes!(retry_job))
@@ -41,14 +47,13 @@ pub struct JobList {
 #[utoipa::path(get, path = "/api/v1/admin/jobs", params(JobFilter),
     responses((status = 200, body = JobList)), tag = "admin")]
 async fn list_jobs(
-    State(state): State<AppState>,
+    State(jobs): State<Queue>,
     actor: Actor,
     ApiQuery(filter): ApiQuery<JobFilter>,
 ) -> Result<Json<JobList>, ApiError> {
     policy::require_admin(&actor)?;
     let limit = filter.limit.unwrap_or(100).clamp(1, 500);
-    let items = state
-        .jobs
+    let items = jobs
         .list(
             &actor.tenant_id,
             filter.state.unwrap_or(JobState::Dead),
@@ -63,17 +68,16 @@ async fn list_jobs(
     params(("id" = String, Path, description = "job id")),
     responses((status = 200, body = JobRecord)), tag = "admin")]
 async fn retry_job(
-    State(state): State<AppState>,
+    State(jobs): State<Queue>,
     actor: Actor,
     Path(id): Path<String>,
 ) -> Result<Json<JobRecord>, ApiError> {
     policy::require_admin(&actor)?;
-    let job = state
-        .jobs
+    let job = jobs
         .retry_dead(&actor.tenant_id, &id)
         .await
         .map_err(|err| match err {
-            crate::db::DbError::NotFound => ApiError::not_found("dead job"),
+            DbError::NotFound => ApiError::not_found("dead job"),
             other => other.into(),
         })?;
     Ok(Json(job))

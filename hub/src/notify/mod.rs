@@ -45,7 +45,6 @@ use serde_json::json;
 use shared::ErrorCode;
 
 use crate::{
-    StartError,
     config::{Config, NotifyConfig},
     connections::seal::{SealError, Sealer},
     db::DbError,
@@ -81,7 +80,8 @@ impl Channel {
     }
 }
 
-/// What can go wrong with notification settings, credentials or callbacks.
+/// What can go wrong with notification settings, credentials or callbacks, or building the
+/// notifier.
 #[derive(Debug, thiserror::Error)]
 pub enum NotifyError {
     /// Malformed fields.
@@ -99,6 +99,9 @@ pub enum NotifyError {
     /// A status callback that Twilio did not sign.
     #[error("status callback not signed by Twilio")]
     Forged,
+    /// The vendors' HTTP client could not be built (at start).
+    #[error("HTTP client: {0}")]
+    Client(String),
     /// Storage failed.
     #[error(transparent)]
     Db(#[from] DbError),
@@ -127,6 +130,7 @@ impl From<NotifyError> for ApiError {
                 "This request does not carry a valid Twilio signature.",
             )
             .with_details(json!({})),
+            NotifyError::Client(_) => ApiError::internal(err),
             NotifyError::Db(db) => db.into(),
         }
     }
@@ -148,19 +152,17 @@ struct Inner {
 }
 
 impl Notifier {
-    /// Builds the notifier from the hub's configuration.
+    /// Builds the notifier from the hub's configuration; fails on unusable encryption keys or
+    /// when no HTTP client can be built, which the hub reports as a start error.
     pub fn new(
         config: &Config,
         public_url: Arc<str>,
         metrics: Arc<Metrics>,
-    ) -> Result<Notifier, StartError> {
+    ) -> Result<Notifier, NotifyError> {
         let sealer = if config.encryption.keys.expose().is_empty() {
             None
         } else {
-            Some(
-                Sealer::from_config(&config.encryption)
-                    .map_err(|e| StartError::Config(e.to_string()))?,
-            )
+            Some(Sealer::from_config(&config.encryption)?)
         };
         let timeout = Duration::from_millis(config.notify.timeout_ms);
         let http = reqwest::Client::builder()
@@ -168,7 +170,7 @@ impl Notifier {
             .connect_timeout(timeout.min(CONNECT_TIMEOUT))
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .map_err(|e| StartError::Config(format!("HTTP client: {e}")))?;
+            .map_err(|e| NotifyError::Client(e.to_string()))?;
         Ok(Notifier {
             inner: Arc::new(Inner {
                 http,

@@ -4,7 +4,7 @@
 use axum::{
     Json,
     body::Bytes,
-    extract::{RawQuery, State},
+    extract::{FromRef, RawQuery, State},
     http::{HeaderMap, StatusCode},
 };
 use serde::{Deserialize, Serialize};
@@ -12,19 +12,47 @@ use serde_json::Value;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
-    NotifyError,
+    Notifier, NotifyError,
     credentials::{self, CredentialsChange, CredentialsView},
     log::{self, Entry, ListFilter},
     twilio,
 };
 use crate::{
-    AppState,
     auth::{Actor, policy},
+    db::Db,
     error::{ApiError, ApiJson, ApiQuery, FieldError},
 };
 
+/// What the notification routes use of the hub, taken from any router state holding these
+/// handles (so this module does not depend on the hub's whole state).
+#[derive(Clone)]
+pub struct NotifyState {
+    /// Sealed credentials and the notification log.
+    pub db: Db,
+    /// The sealing keys and the hub's public URL (which Twilio signs callbacks for).
+    pub notify: Notifier,
+}
+
+impl<S> FromRef<S> for NotifyState
+where
+    Db: FromRef<S>,
+    Notifier: FromRef<S>,
+{
+    fn from_ref(state: &S) -> Self {
+        NotifyState {
+            db: Db::from_ref(state),
+            notify: Notifier::from_ref(state),
+        }
+    }
+}
+
 /// The routes of this module.
-pub fn routes() -> OpenApiRouter<AppState> {
+pub fn routes<S>() -> OpenApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+    NotifyState: FromRef<S>,
+    Db: FromRef<S>,
+{
     OpenApiRouter::new()
         .routes(routes!(get_credentials, put_credentials))
         .routes(routes!(list_notifications))
@@ -35,7 +63,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 #[utoipa::path(get, path = "/api/v1/tenant/notification-credentials",
     responses((status = 200, body = CredentialsView)), tag = "tenant")]
 async fn get_credentials(
-    State(state): State<AppState>,
+    State(state): State<NotifyState>,
     actor: Actor,
 ) -> Result<Json<CredentialsView>, ApiError> {
     policy::require_admin(&actor)?;
@@ -48,7 +76,7 @@ async fn get_credentials(
 #[utoipa::path(put, path = "/api/v1/tenant/notification-credentials", request_body = CredentialsChange,
     responses((status = 200, body = CredentialsView)), tag = "tenant")]
 async fn put_credentials(
-    State(state): State<AppState>,
+    State(state): State<NotifyState>,
     actor: Actor,
     ApiJson(change): ApiJson<Value>,
 ) -> Result<Json<CredentialsView>, ApiError> {
@@ -90,7 +118,7 @@ pub struct NotificationList {
 #[utoipa::path(get, path = "/api/v1/admin/notifications", params(NotificationFilter),
     responses((status = 200, body = NotificationList)), tag = "admin")]
 async fn list_notifications(
-    State(state): State<AppState>,
+    State(state): State<NotifyState>,
     actor: Actor,
     ApiQuery(filter): ApiQuery<NotificationFilter>,
 ) -> Result<Json<NotificationList>, ApiError> {
@@ -121,7 +149,7 @@ async fn list_notifications(
     params(("n" = String, Query, description = "the notification log row")),
     responses((status = 204), (status = 403, description = "not signed by Twilio")), tag = "webhooks")]
 async fn twilio_status(
-    State(state): State<AppState>,
+    State(state): State<NotifyState>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Bytes,
@@ -159,7 +187,7 @@ async fn twilio_status(
 
 /// The log row a callback names, once its signature checks out with that tenant's token.
 async fn verify_callback(
-    state: &AppState,
+    state: &NotifyState,
     query: &str,
     headers: &HeaderMap,
     params: &[(String, String)],
@@ -183,7 +211,11 @@ async fn verify_callback(
     ) else {
         return Err(NotifyError::Forged);
     };
-    let url = format!("{}{}?{query}", state.public_url, twilio::STATUS_PATH);
+    let url = format!(
+        "{}{}?{query}",
+        state.notify.public_url(),
+        twilio::STATUS_PATH
+    );
     let same_account = params
         .iter()
         .any(|(k, v)| k == "AccountSid" && v == account_sid);

@@ -5,7 +5,10 @@
 //! `PUT` merges the given fields onto the current settings (so a client can change one thing
 //! without restating everything), then validates the whole and stores it.
 
-use axum::{Json, extract::State};
+use axum::{
+    Json,
+    extract::{FromRef, State},
+};
 use chrono::{NaiveTime, Utc, Weekday};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -13,14 +16,17 @@ use sqlx::Row;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
-    AppState,
     auth::{Actor, policy},
     db::{Db, DbError, timestamp},
     error::{ApiError, ApiJson, FieldError, parse_json},
 };
 
-/// The routes of this module.
-pub fn routes() -> OpenApiRouter<AppState> {
+/// The routes of this module, under any router state that holds the database (all they use).
+pub fn routes<S>() -> OpenApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Db: FromRef<S>,
+{
     OpenApiRouter::new().routes(routes!(get_settings, put_settings))
 }
 
@@ -303,28 +309,28 @@ pub async fn save(db: &Db, tenant_id: &str, settings: &TenantSettings) -> Result
 #[utoipa::path(get, path = "/api/v1/tenant/settings",
     responses((status = 200, body = TenantSettings)), tag = "tenant")]
 async fn get_settings(
-    State(state): State<AppState>,
+    State(db): State<Db>,
     actor: Actor,
 ) -> Result<Json<TenantSettings>, ApiError> {
-    Ok(Json(load(&state.db, &actor.tenant_id).await?))
+    Ok(Json(load(&db, &actor.tenant_id).await?))
 }
 
 /// Changes the tenant's settings (admins); fields left out keep their value.
 #[utoipa::path(put, path = "/api/v1/tenant/settings", request_body = TenantSettings,
     responses((status = 200, body = TenantSettings)), tag = "tenant")]
 async fn put_settings(
-    State(state): State<AppState>,
+    State(db): State<Db>,
     actor: Actor,
     ApiJson(changes): ApiJson<Value>,
 ) -> Result<Json<TenantSettings>, ApiError> {
     policy::require_admin(&actor)?;
-    let current = load(&state.db, &actor.tenant_id).await?;
+    let current = load(&db, &actor.tenant_id).await?;
     let merged = merge_changes(&current, changes)?;
     let problems = merged.problems();
     if !problems.is_empty() {
         return Err(ApiError::validation(problems));
     }
-    save(&state.db, &actor.tenant_id, &merged).await?;
+    save(&db, &actor.tenant_id, &merged).await?;
     Ok(Json(merged))
 }
 

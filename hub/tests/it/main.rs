@@ -2,6 +2,7 @@
 //! PostgreSQL when `CORBI_TEST_POSTGRES_URL` is set), driven over HTTP.
 
 mod api;
+mod architecture;
 mod attendance;
 mod cli;
 mod crash;
