@@ -77,16 +77,6 @@ pub struct AppState {
     pub edge: Edge,
 }
 
-impl axum::extract::FromRef<AppState> for meetings::Meetings {
-    fn from_ref(state: &AppState) -> Self {
-        meetings::Meetings {
-            db: state.db.clone(),
-            jobs: state.jobs.clone(),
-            google: state.google.clone(),
-        }
-    }
-}
-
 /// The OpenAPI document's header; paths are collected from the handlers.
 #[derive(OpenApi)]
 #[openapi(
@@ -263,8 +253,9 @@ impl Hub {
             edge: edge.clone(),
         };
         let mut tasks = jobs::runner::spawn(queue, state.metrics.clone(), shutdown.clone());
-        let requests: Arc<dyn DeviceRequests> =
-            Arc::new(attendance::device::AtTheDoor::new(state.clone()));
+        let requests: Arc<dyn DeviceRequests> = Arc::new(attendance::device::AtTheDoor::new(
+            FromRef::from_ref(&state),
+        ));
         tasks.extend(edge.spawn(
             state.db.clone(),
             state.jobs.clone(),

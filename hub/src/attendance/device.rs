@@ -14,23 +14,22 @@ use shared::{
 
 use super::{AttendanceError, check_in, walk_up};
 use crate::{
-    AppState,
     auth::Actor,
     edge::{DeviceRef, DeviceRequests},
     error::ApiError,
+    meetings::Meetings,
 };
 
 /// Decides device requests with the attendance rules.
 pub struct AtTheDoor {
-    /// The hub's state, whole because walk-up bookings go through the meetings service, which
-    /// still takes it; check-ins use only its database and queue.
-    state: AppState,
+    /// The meetings capability: walk-ups book through it, check-ins use its database and queue.
+    meetings: Meetings,
 }
 
 impl AtTheDoor {
-    /// Decides with this hub's database, queue and meetings service.
-    pub fn new(state: AppState) -> Self {
-        AtTheDoor { state }
+    /// Decides with this hub's meetings capability.
+    pub fn new(meetings: Meetings) -> Self {
+        AtTheDoor { meetings }
     }
 }
 
@@ -74,7 +73,7 @@ fn millis(ms: i64) -> DateTime<Utc> {
 #[async_trait]
 impl DeviceRequests for AtTheDoor {
     async fn check_in(&self, device: &DeviceRef, request: &CheckIn) -> CheckInOutcome {
-        let state = &self.state;
+        let state = &self.meetings;
         let actor = device_actor(device);
         match check_in(
             &state.db,
@@ -97,7 +96,7 @@ impl DeviceRequests for AtTheDoor {
     }
 
     async fn walk_up(&self, device: &DeviceRef, request: &WalkUpRequest) -> WalkUpOutcome {
-        let state = &self.state;
+        let state = &self.meetings;
         let actor = device_actor(device);
         let now = Utc::now();
         match walk_up(

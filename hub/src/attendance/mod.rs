@@ -22,7 +22,6 @@ use shared::{ActorType, ChangeType, ErrorCode, MeetingStatus};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
-    AppState,
     auth::{Actor, store as tenants},
     connections::Owner,
     db::Db,
@@ -255,7 +254,7 @@ fn device_may_use(actor: &Actor, resource_id: Option<&str>) -> bool {
 /// (created by a HUMAN; the actor is the device). `key` makes a replayed request answer the
 /// same booking.
 pub async fn walk_up(
-    state: &AppState,
+    meetings: &Meetings,
     actor: &Actor,
     resource_id: &str,
     title: &str,
@@ -272,11 +271,10 @@ pub async fn walk_up(
     if actor.actor_type == ActorType::Device && !device_may_use(actor, Some(resource_id)) {
         return Err(AttendanceError::WrongDevice);
     }
-    let meetings = Meetings::from_ref(state);
-    if let Some(first) = crate::meetings::service::replayed(&meetings, actor, Some(key)).await? {
+    if let Some(first) = crate::meetings::service::replayed(meetings, actor, Some(key)).await? {
         return Ok(first);
     }
-    let resource = crate::resources::ensure_bookable(&state.db, &actor.tenant_id, resource_id)
+    let resource = crate::resources::ensure_bookable(&meetings.db, &actor.tenant_id, resource_id)
         .await
         .map_err(MeetingError::from)?;
     let start = now
@@ -295,7 +293,7 @@ pub async fn walk_up(
         except_meeting: None,
         moving: false,
     };
-    let busy = busy_time(&meetings, &actor.tenant_id, &query).await?;
+    let busy = busy_time(meetings, &actor.tenant_id, &query).await?;
     if busy.iter().any(|b| b.start <= start) {
         return Err(AttendanceError::RoomTaken(
             "The room is booked right now, so it cannot be booked at the door.".into(),
@@ -330,7 +328,7 @@ pub async fn walk_up(
         metadata: Some(json!({"walk_up": true})),
     };
     let (meeting, _) =
-        crate::meetings::service::create(&meetings, actor, request, Some(key)).await?;
+        crate::meetings::service::create(meetings, actor, request, Some(key)).await?;
     Ok(meeting)
 }
 

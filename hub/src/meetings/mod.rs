@@ -35,6 +35,7 @@ pub mod slots;
 pub mod store;
 pub mod validate;
 
+use axum::extract::FromRef;
 use serde_json::{Value, json};
 use shared::ErrorCode;
 
@@ -59,6 +60,21 @@ pub struct Meetings {
     pub jobs: Queue,
     /// The Calendar client.
     pub google: Google,
+}
+
+impl<S> FromRef<S> for Meetings
+where
+    Db: FromRef<S>,
+    Queue: FromRef<S>,
+    Google: FromRef<S>,
+{
+    fn from_ref(state: &S) -> Self {
+        Meetings {
+            db: Db::from_ref(state),
+            jobs: Queue::from_ref(state),
+            google: Google::from_ref(state),
+        }
+    }
 }
 
 /// Registers the meetings capability's jobs (the recovery of reservations).

@@ -3,7 +3,7 @@
 use axum::{
     Json,
     body::Bytes,
-    extract::{Path, State},
+    extract::{FromRef, Path, State},
     http::{HeaderMap, StatusCode},
 };
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
@@ -21,16 +21,20 @@ use super::{
     validate::{MeetingPatch, NewMeeting, zone},
 };
 use crate::{
-    AppState,
     auth::Actor,
-    db::timestamp,
+    db::{Db, timestamp},
     error::{ApiError, ApiJson, ApiQuery, FieldError, parse_json},
     resources, settings,
     text::zulu,
 };
 
 /// The routes of this module.
-pub fn routes() -> OpenApiRouter<AppState> {
+pub fn routes<S>() -> OpenApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Meetings: FromRef<S>,
+    Db: FromRef<S>,
+{
     OpenApiRouter::new()
         .routes(routes!(create_meeting, list_meetings))
         .routes(routes!(free_slots))

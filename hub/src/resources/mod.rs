@@ -11,7 +11,7 @@ pub mod events;
 
 use axum::{
     Json,
-    extract::{Path, State},
+    extract::{FromRef, Path, State},
     http::StatusCode,
 };
 use chrono::Utc;
@@ -22,10 +22,10 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use self::events::ResourceChange;
 use crate::{
-    AppState,
     auth::{Actor, policy},
     db::{Db, DbError, new_id, timestamp},
     error::{ApiError, ApiJson, ApiQuery, FieldError},
+    google::Google,
     google::{GoogleError, scopes, types::Calendar},
     jobs::Queue,
 };
@@ -41,8 +41,40 @@ macro_rules! select_resource {
     };
 }
 
+/// The handles resource administration works with: its storage, the outbox its changes are
+/// announced on, and the Google client that checks or creates a resource's calendar.
+#[derive(Clone)]
+pub struct ResourcesState {
+    /// The database.
+    pub db: Db,
+    /// The job queue and outbox.
+    pub jobs: Queue,
+    /// The Calendar client.
+    pub google: Google,
+}
+
+impl<S> FromRef<S> for ResourcesState
+where
+    Db: FromRef<S>,
+    Queue: FromRef<S>,
+    Google: FromRef<S>,
+{
+    fn from_ref(state: &S) -> Self {
+        ResourcesState {
+            db: Db::from_ref(state),
+            jobs: Queue::from_ref(state),
+            google: Google::from_ref(state),
+        }
+    }
+}
+
 /// The routes of this module.
-pub fn routes() -> OpenApiRouter<AppState> {
+pub fn routes<S>() -> OpenApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+    ResourcesState: FromRef<S>,
+    Db: FromRef<S>,
+{
     OpenApiRouter::new()
         .routes(routes!(create_resource, list_resources))
         .routes(routes!(get_resource, patch_resource))
@@ -213,7 +245,7 @@ fn check_fields(
 #[utoipa::path(post, path = "/api/v1/resources", request_body = NewResource,
     responses((status = 201, body = Resource)), tag = "resources")]
 async fn create_resource(
-    State(state): State<AppState>,
+    State(state): State<ResourcesState>,
     actor: Actor,
     ApiJson(new): ApiJson<NewResource>,
 ) -> Result<(StatusCode, Json<Resource>), ApiError> {
@@ -242,7 +274,7 @@ async fn create_resource(
 }
 
 async fn verify_calendar(
-    state: &AppState,
+    state: &ResourcesState,
     tenant_id: &str,
     calendar_id: &str,
 ) -> Result<String, ResourceError> {
@@ -267,7 +299,7 @@ async fn verify_calendar(
 }
 
 async fn create_calendar(
-    state: &AppState,
+    state: &ResourcesState,
     tenant_id: &str,
     name: &str,
 ) -> Result<String, ResourceError> {
@@ -416,7 +448,7 @@ pub struct ResourceFilter {
 #[utoipa::path(get, path = "/api/v1/resources", params(ResourceFilter),
     responses((status = 200, body = ResourceList)), tag = "resources")]
 async fn list_resources(
-    State(state): State<AppState>,
+    State(state): State<ResourcesState>,
     actor: Actor,
     ApiQuery(filter): ApiQuery<ResourceFilter>,
 ) -> Result<Json<ResourceList>, ApiError> {
@@ -439,7 +471,7 @@ async fn list_resources(
 #[utoipa::path(get, path = "/api/v1/resources/{id}", params(("id" = String, Path)),
     responses((status = 200, body = Resource)), tag = "resources")]
 async fn get_resource(
-    State(state): State<AppState>,
+    State(state): State<ResourcesState>,
     actor: Actor,
     Path(id): Path<String>,
 ) -> Result<Json<Resource>, ApiError> {
@@ -450,7 +482,7 @@ async fn get_resource(
 #[utoipa::path(patch, path = "/api/v1/resources/{id}", params(("id" = String, Path)), request_body = ResourcePatch,
     responses((status = 200, body = Resource)), tag = "resources")]
 async fn patch_resource(
-    State(state): State<AppState>,
+    State(state): State<ResourcesState>,
     actor: Actor,
     Path(id): Path<String>,
     ApiJson(patch): ApiJson<ResourcePatch>,
@@ -478,7 +510,7 @@ async fn patch_resource(
 }
 
 async fn set_enabled(
-    state: &AppState,
+    state: &ResourcesState,
     actor: &Actor,
     id: &str,
     enabled: bool,
@@ -514,7 +546,7 @@ async fn set_enabled(
 #[utoipa::path(post, path = "/api/v1/resources/{id}/disable", params(("id" = String, Path)),
     responses((status = 200, body = Resource)), tag = "resources")]
 async fn disable_resource(
-    State(state): State<AppState>,
+    State(state): State<ResourcesState>,
     actor: Actor,
     Path(id): Path<String>,
 ) -> Result<Json<Resource>, ApiError> {
@@ -525,7 +557,7 @@ async fn disable_resource(
 #[utoipa::path(post, path = "/api/v1/resources/{id}/enable", params(("id" = String, Path)),
     responses((status = 200, body = Resource)), tag = "resources")]
 async fn enable_resource(
-    State(state): State<AppState>,
+    State(state): State<ResourcesState>,
     actor: Actor,
     Path(id): Path<String>,
 ) -> Result<Json<Resource>, ApiError> {
@@ -560,7 +592,7 @@ pub struct CalendarChoices {
 #[utoipa::path(get, path = "/api/v1/google/calendars",
     responses((status = 200, body = CalendarChoices)), tag = "google")]
 async fn list_google_calendars(
-    State(state): State<AppState>,
+    State(state): State<ResourcesState>,
     actor: Actor,
 ) -> Result<Json<CalendarChoices>, ApiError> {
     let connection = state

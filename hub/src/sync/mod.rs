@@ -25,17 +25,19 @@ pub mod webhook;
 
 use std::{sync::Arc, time::Duration as StdDuration};
 
-use axum::{Json, extract::State};
+use axum::{
+    Json,
+    extract::{FromRef, State},
+};
 use chrono::{Duration, Utc};
 use serde::Serialize;
 use serde_json::{Value, json};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
-    AppState,
     auth::{Actor, policy},
     config::Config,
-    db::DbError,
+    db::{Db, DbError},
     error::ApiError,
     google::{Google, GoogleError},
     jobs::{NewJob, Periodic, Queue, Registry},
@@ -84,8 +86,43 @@ impl From<SyncError> for ApiError {
     }
 }
 
+/// The handles the webhook and the sync health view work with.
+#[derive(Clone)]
+pub struct SyncState {
+    /// The database.
+    pub db: Db,
+    /// The job queue the calendar syncs are enqueued on.
+    pub jobs: Queue,
+    /// Webhook outcome counters.
+    pub metrics: Arc<Metrics>,
+    /// Debounce and channel settings.
+    pub config: Arc<Config>,
+}
+
+impl<S> FromRef<S> for SyncState
+where
+    Db: FromRef<S>,
+    Queue: FromRef<S>,
+    Arc<Metrics>: FromRef<S>,
+    Arc<Config>: FromRef<S>,
+{
+    fn from_ref(state: &S) -> Self {
+        SyncState {
+            db: Db::from_ref(state),
+            jobs: Queue::from_ref(state),
+            metrics: Arc::<Metrics>::from_ref(state),
+            config: Arc::<Config>::from_ref(state),
+        }
+    }
+}
+
 /// The routes of this module.
-pub fn routes() -> OpenApiRouter<AppState> {
+pub fn routes<S>() -> OpenApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+    SyncState: FromRef<S>,
+    Db: FromRef<S>,
+{
     OpenApiRouter::new()
         .routes(routes!(webhook::receive))
         .routes(routes!(list_calendars))
@@ -199,7 +236,7 @@ pub struct CalendarHealth {
 #[utoipa::path(get, path = "/api/v1/sync/calendars", tag = "sync",
     responses((status = 200, description = "{\"items\": [CalendarHealth]}")))]
 async fn list_calendars(
-    State(state): State<AppState>,
+    State(state): State<SyncState>,
     actor: Actor,
 ) -> Result<Json<Value>, ApiError> {
     policy::require_admin(&actor)?;

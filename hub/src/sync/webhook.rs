@@ -14,13 +14,14 @@ use chrono::Duration;
 use serde_json::json;
 use subtle::ConstantTimeEq;
 
-use super::{channels::token_hash, store, sync_job};
+use super::{SyncState, channels::token_hash, store, sync_job};
 use crate::{
-    AppState, db::DbError, observability::OutcomeLabels, observability::current_correlation_id,
+    db::DbError,
+    observability::{OutcomeLabels, current_correlation_id},
 };
 
 /// How a notification was answered (the metric label).
-fn count(state: &AppState, outcome: &str) {
+fn count(state: &SyncState, outcome: &str) {
     state
         .metrics
         .sync_webhooks
@@ -40,7 +41,7 @@ fn refusal(status: StatusCode, code: &str, message: &str, details: serde_json::V
     (status, Json(body)).into_response()
 }
 
-fn unavailable(state: &AppState, err: &DbError) -> Response {
+fn unavailable(state: &SyncState, err: &DbError) -> Response {
     count(state, "unavailable");
     tracing::error!(error = %err, "push notification could not be recorded");
     let mut response = refusal(
@@ -55,7 +56,7 @@ fn unavailable(state: &AppState, err: &DbError) -> Response {
     response
 }
 
-fn not_found(state: &AppState, outcome: &str) -> Response {
+fn not_found(state: &SyncState, outcome: &str) -> Response {
     count(state, outcome);
     refusal(
         StatusCode::NOT_FOUND,
@@ -84,7 +85,7 @@ fn header_text<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         (status = 404, description = "Unknown channel, or wrong channel token or resource id"),
         (status = 503, description = "Could not be recorded; Google retries"),
     ))]
-pub async fn receive(State(state): State<AppState>, headers: HeaderMap) -> Response {
+pub async fn receive(State(state): State<SyncState>, headers: HeaderMap) -> Response {
     let channel_id = header_text(&headers, "x-goog-channel-id");
     let resource_id = header_text(&headers, "x-goog-resource-id");
     let resource_state = header_text(&headers, "x-goog-resource-state");
@@ -157,7 +158,7 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap) -> Respo
 /// Stores the receipt and enqueues the calendar's sync in one transaction; false for a
 /// duplicate.
 async fn record(
-    state: &AppState,
+    state: &SyncState,
     channel: &store::ChannelRow,
     number: i64,
     resource_state: &str,

@@ -6,9 +6,7 @@
 //! `crate::StartError`, …) counts as a circle too, because lib.rs declares and wires every
 //! module. Only the wiring modules ([`WIRING`]) may import anything; nothing may import them.
 //!
-//! Read as a test: it fails naming each edge that closes a circle and is not in
-//! [`KNOWN_CYCLE_EDGES`] (with the circle it closes), and each listed edge that no longer closes
-//! one (so the list only shrinks). Only `crate::` paths are followed: `super::` stays inside a
+//! Read as a test: it fails naming each edge that closes a circle, with the circle. Only `crate::` paths are followed: `super::` stays inside a
 //! top-level module (hub/src has no `super::super`), and comments and string literals are
 //! skipped, so doc links and messages are not imports.
 
@@ -21,32 +19,11 @@ use std::{
 /// (main.rs), its administrative commands and the demo. They may import any module.
 const WIRING: &[&str] = &["lib", "main", "cli", "demo"];
 
-/// Edges (importer, imported) that close a circle today and are allowed until they are cut.
-/// All of them belong to the meetings / resources / sync split: those modules still take the
-/// whole `AppState` (an import of `lib`) and call each other. Remove an entry when its edge is
-/// gone (the test says which); never add one — break the circle instead.
-const KNOWN_CYCLE_EDGES: &[(&str, &str)] = &[
-    // attendance::device::AtTheDoor and attendance::walk_up hold / take the whole AppState
-    // because the meetings service they call still does.
-    ("attendance", "lib"),
-    ("meetings", "lib"),
-    ("meetings", "resources"),
-    ("meetings", "settings"),
-    ("resources", "lib"),
-    ("resources", "settings"),
-    ("resources", "sync"),
-    // settings::TenantSettings validates WhatsApp numbers with meetings::validate::is_e164.
-    ("settings", "meetings"),
-    ("sync", "lib"),
-    ("sync", "meetings"),
-    ("sync", "resources"),
-];
-
 /// Importer → imported top-level modules (itself left out).
 type Graph = BTreeMap<String, BTreeSet<String>>;
 
 #[test]
-fn module_graph_has_no_new_circles() {
+fn module_graph_has_no_circles() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let graph = module_graph(&src);
     assert!(
@@ -54,28 +31,10 @@ fn module_graph_has_no_new_circles() {
         "the module graph of {} looks empty: {graph:?}",
         src.display()
     );
-    let found = closing_edges(&graph);
-    let known: BTreeSet<(String, String)> = KNOWN_CYCLE_EDGES
+    let problems: Vec<String> = closing_edges(&graph)
         .iter()
-        .map(|(from, to)| ((*from).to_string(), (*to).to_string()))
+        .map(|(edge, circle)| format!("{} -> {} closes a circle: {circle}", edge.0, edge.1))
         .collect();
-    let mut problems = Vec::new();
-    for (edge, circle) in &found {
-        if !known.contains(edge) {
-            problems.push(format!(
-                "{} -> {} closes a circle: {circle}",
-                edge.0, edge.1
-            ));
-        }
-    }
-    for edge in &known {
-        if !found.contains_key(edge) {
-            problems.push(format!(
-                "{} -> {} no longer closes a circle: remove it from KNOWN_CYCLE_EDGES",
-                edge.0, edge.1
-            ));
-        }
-    }
     assert!(
         problems.is_empty(),
         "module graph:\n{}\n\n{}",

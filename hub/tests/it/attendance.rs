@@ -196,7 +196,7 @@ on_both_engines! {
 on_both_engines! {
     async fn walk_ups_book_now_up_to_the_next_meeting(engine: Engine) {
         let world = World::with_rooms(engine, &["Atlas", "Borealis"]).await;
-        let state = &world.hub.hub.state;
+        let state = &<hub::meetings::Meetings as axum::extract::FromRef<_>>::from_ref(&world.hub.hub.state);
         let person = member(&world).await;
         let next = at(21);
         book_at(&world, &world.rooms[0], "Next up", next, 30).await;
