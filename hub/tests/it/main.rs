@@ -5,6 +5,7 @@ mod api;
 mod attendance;
 mod cli;
 mod crash;
+#[cfg(feature = "demo")]
 mod demo;
 mod edge;
 mod google;
