@@ -124,8 +124,9 @@ enum ActorArg {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    // Several rustls crypto providers end up in this binary (CRATES.md); the binary picks one so
-    // that TLS clients built without an explicit provider (MQTT over TLS) do not panic.
+    // Several rustls crypto providers end up in this binary (ring through the MQTT crates,
+    // aws-lc-rs through reqwest and rustls here); the binary picks one so that TLS clients built
+    // without an explicit provider (MQTT over TLS) do not panic.
     let _already_chosen = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let config = Config::load()?;
     observability::init_tracing(&config.log_format);
