@@ -349,8 +349,9 @@ fn day_bounds(time_zone: &str, day: NaiveDate) -> (i64, i64) {
 }
 
 /// TLS trusting the configured CA file, or the system's roots. Several rustls crypto
-/// providers can end up in one binary (see CRATES.md), so the process-wide default is set to
-/// aws-lc-rs first unless something already chose one.
+/// providers can end up in one binary (ring through the MQTT crates, aws-lc-rs through reqwest
+/// and rustls here), so the process-wide default is set to aws-lc-rs first unless something
+/// already chose one.
 fn tls(config: &AgentConfig) -> Result<Transport, AgentError> {
     if rustls::crypto::CryptoProvider::get_default().is_none() {
         let _already_chosen = rustls::crypto::aws_lc_rs::default_provider().install_default();

@@ -1,7 +1,7 @@
 //! `hub demo`: everything of `serve`, plus the Google Calendar, SendGrid and Twilio emulators
 //! in-process and a seeded tenant `demo` — admin, member and AI credentials, the tenant's Google
 //! account connected through the real OAuth flow, rooms and a device with calendars of their
-//! own, and an external Google user with writer access to them (API.md, "Running").
+//! own, and an external Google user with writer access to them (docs/API.md, "The demo").
 //!
 //! A demo started on a database that already holds a `demo` tenant archives the old one (its
 //! slug is renamed, its Google connection marked for re-consent): its calendars lived in the
@@ -57,7 +57,7 @@ const RESOURCES: &[(&str, &str, Option<i64>, bool)] = &[
     ("Projector 1", "DEVICE", None, false),
 ];
 
-/// The credentials file of API.md (`hub demo --credentials-out`).
+/// The credentials file of docs/API.md (`hub demo --credentials-out`).
 #[derive(Debug, Serialize)]
 pub struct DemoCredentials {
     /// The hub's URL.
@@ -311,7 +311,7 @@ async fn seed(
 }
 
 /// Email on create, reschedule and cancel, WhatsApp on cancel, through the in-process
-/// emulators (API.md, "Emulators"): the vendor credentials and the preferences, set through
+/// emulators (docs/API.md, "The demo"): the vendor credentials and the preferences, set through
 /// the hub's own API as an admin would.
 async fn turn_on_notifications(
     client: &Client,

@@ -4,9 +4,9 @@
 //! Layout: one module per capability, each owning its routes, SQL and error type —
 //! [`config`], [`db`], [`auth`], [`settings`], [`jobs`], [`observability`], [`sync`], [`edge`] (MQTT broker,
 //! schedule publishing, device enrollment and messages), plus [`error`] (the
-//! contract's error answer), [`cli`] (administrative commands) and [`demo`]. [`app`] builds the
-//! router and [`Hub::start`] runs a whole hub (HTTP server and job runners), so `main.rs` only
-//! wires and tests start real hubs on port 0.
+//! contract's error answer), [`cli`] (administrative commands) and `demo` (`hub demo`, only with
+//! the `demo` feature). [`app`] builds the router and [`Hub::start`] runs a whole hub (HTTP server
+//! and job runners), so `main.rs` only wires and tests start real hubs on port 0.
 
 pub mod attendance;
 pub mod auth;
@@ -14,6 +14,7 @@ pub mod cli;
 pub mod config;
 pub mod connections;
 pub mod db;
+#[cfg(feature = "demo")]
 pub mod demo;
 pub mod edge;
 pub mod error;

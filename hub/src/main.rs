@@ -1,16 +1,20 @@
-//! The `hub` binary: parses the command line and wires the library together.
+//! The `hub` binary: parses the command line and wires the library together. The `demo`
+//! subcommand exists only with the `demo` feature (on by default).
 
+#[cfg(feature = "demo")]
 use std::path::PathBuf;
 
+#[cfg(feature = "demo")]
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
+#[cfg(feature = "demo")]
+use hub::demo;
 use hub::{
     Hub,
     auth::Role,
     cli,
     config::{Config, DEFAULT_CONFIG_TOML},
     db::Db,
-    demo,
     jobs::Registry,
     observability,
 };
@@ -32,6 +36,7 @@ enum Command {
     /// Serve the API (config from env and corbi.toml).
     Serve,
     /// Serve with a seeded demo tenant; prints or writes its credentials.
+    #[cfg(feature = "demo")]
     Demo {
         /// Write the credentials JSON to this file (mode 0600) instead of printing them.
         #[arg(long)]
@@ -119,13 +124,15 @@ enum ActorArg {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    // Several rustls crypto providers end up in this binary (CRATES.md); the binary picks one so
-    // that TLS clients built without an explicit provider (MQTT over TLS) do not panic.
+    // Several rustls crypto providers end up in this binary (ring through the MQTT crates,
+    // aws-lc-rs through reqwest and rustls here); the binary picks one so that TLS clients built
+    // without an explicit provider (MQTT over TLS) do not panic.
     let _already_chosen = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let config = Config::load()?;
     observability::init_tracing(&config.log_format);
     match cli.command {
         Command::Serve => serve(config).await,
+        #[cfg(feature = "demo")]
         Command::Demo { credentials_out } => run_demo(config, credentials_out).await,
         Command::Migrate => {
             Db::connect_and_migrate(config.database_url.expose()).await?;
@@ -152,6 +159,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+#[cfg(feature = "demo")]
 async fn run_demo(mut config: Config, credentials_out: Option<PathBuf>) -> anyhow::Result<()> {
     if std::env::var_os("MQTT_BIND").is_none() {
         config.mqtt_bind.set_port(0);

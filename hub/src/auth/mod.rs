@@ -4,7 +4,7 @@
 //! member), an API key of kind `ai` is an AI, a device token is a DEVICE. Tokens are random,
 //! shown once and stored only as SHA-256 hashes. [`Actor`] is an axum extractor, so a handler
 //! that takes one cannot run unauthenticated, and every store function takes the tenant id it
-//! yields. The permission rules of API.md ("Who may do what") live in [`policy`].
+//! yields. The permission rules of docs/API.md ("Who may do what") live in [`policy`].
 //!
 //! Files: `store.rs` (SQL), `tokens.rs` (generation and hashing), `policy.rs` (rules).
 

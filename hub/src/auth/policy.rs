@@ -1,4 +1,4 @@
-//! Who may do what (API.md, "Who may do what"), in one place so every capability asks the same
+//! Who may do what (docs/API.md, "Who may do what"), in one place so every capability asks the same
 //! rules. Each refusal carries the contract code and a sentence that says why and what the
 //! caller may do instead.
 

@@ -1,7 +1,9 @@
 //! Storage: one sqlx `Any` pool over SQLite (the embedded default) or PostgreSQL, chosen from the
 //! URL prefix, with the migrations of both engines embedded in the binary.
 //!
-//! Conventions that keep one SQL text valid on both engines (see CRATES.md on sqlx `Any`):
+//! Conventions that keep one SQL text valid on both engines (sqlx `Any` carries only booleans,
+//! integers, floats, text and bytes, and SQLite columns declared BOOLEAN or DATETIME do not
+//! decode through it):
 //! `$1…$N` placeholders; times as RFC 3339 UTC TEXT of fixed width (so text order is time order,
 //! see [`timestamp`]); ids as TEXT UUIDs; flags as INTEGER 0/1; JSON as TEXT. The few statements
 //! that must differ by dialect live in [`dialect`].

@@ -1,4 +1,4 @@
-//! The device API (API.md, "Resources"): admins create one-time enrollment codes, list and
+//! The device API (docs/API.md, "Devices"): admins create one-time enrollment codes, list and
 //! revoke devices; a device trades its code for its identity (`POST /api/v1/devices/enroll`,
 //! no bearer token: the code is the credential).
 

@@ -265,7 +265,7 @@ impl Meeting {
         )
     }
 
-    /// The API's JSON of the meeting (API.md, "Meetings").
+    /// The API's JSON of the meeting (docs/API.md, "Meetings").
     pub fn view(&self) -> Value {
         json!({
             "id": self.id,

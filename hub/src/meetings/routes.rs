@@ -1,4 +1,4 @@
-//! HTTP of meetings (API.md, "Meetings") and resource availability.
+//! HTTP of meetings (docs/API.md, "Meetings") and resource availability.
 
 use axum::{
     Json,

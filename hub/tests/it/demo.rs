@@ -1,4 +1,4 @@
-//! `hub demo`: the binary writes its credentials file, and what it seeds works as API.md says.
+//! `hub demo`: the binary writes its credentials file, and what it seeds works as docs/API.md says.
 
 use std::{process::Stdio, time::Duration};
 

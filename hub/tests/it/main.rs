@@ -6,6 +6,7 @@ mod architecture;
 mod attendance;
 mod cli;
 mod crash;
+#[cfg(feature = "demo")]
 mod demo;
 mod edge;
 mod google;

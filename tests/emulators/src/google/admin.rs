@@ -1,5 +1,5 @@
 //! The emulator's own endpoints (`/_emulator/*`), for tests and people running the binary: the
-//! request log of API.md, the push log, and fault injection.
+//! request log of docs/API.md ("The demo"), the push log, and fault injection.
 
 use std::sync::Arc;
 

@@ -1,4 +1,4 @@
-//! The emulator's own endpoints: `GET|DELETE /_emulator/messages` (the log of API.md) and
+//! The emulator's own endpoints: `GET|DELETE /_emulator/messages` (the log of docs/API.md, "The demo") and
 //! `POST /_emulator/faults`.
 
 use std::sync::Arc;

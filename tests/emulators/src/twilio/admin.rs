@@ -1,4 +1,4 @@
-//! The emulator's own endpoints: `GET|DELETE /_emulator/messages` (the log of API.md),
+//! The emulator's own endpoints: `GET|DELETE /_emulator/messages` (the log of docs/API.md, "The demo"),
 //! `GET /_emulator/callbacks` and `POST /_emulator/faults`, and the callback faults.
 
 use std::sync::Arc;
