@@ -3,7 +3,7 @@
 //!
 //! Every decision takes the time it is judged at as a parameter (`now`, and for a device's
 //! queued check-in the time it was made), so the window edges are tested with an injected
-//! clock. Status changes are conditional updates ([`meetings::store::transition`]), so a late
+//! clock. Status changes are conditional updates ([`meetings::transitions::transition`]), so a late
 //! check-in racing the sweep has exactly one outcome. Recurring series are not tracked: their
 //! status stays SCHEDULED and check-in on them is refused with a sentence.
 
@@ -34,7 +34,8 @@ use crate::{
         google_event::facts,
         model::Meeting,
         service::change_actor,
-        store::{self, ChangeActor, Transition},
+        store::{self, ChangeActor},
+        transitions::{self, Transition},
         validate::NewMeeting,
     },
     observability::Metrics,
@@ -222,7 +223,7 @@ pub async fn check_in(
     } else {
         &[MeetingStatus::Scheduled]
     };
-    let done = store::transition(
+    let done = transitions::transition(
         db,
         queue,
         Transition {
@@ -359,7 +360,7 @@ pub async fn sweep(
         let settings = settings::load(db, &tenant_id)
             .await
             .map_err(MeetingError::from)?;
-        for meeting in store::started_unattended(db, &tenant_id, now).await? {
+        for meeting in transitions::started_unattended(db, &tenant_id, now).await? {
             match decide(&meeting, &settings, now) {
                 Decision::Wait => {}
                 Decision::NoShow => {
@@ -425,7 +426,7 @@ async fn mark_no_show(
     released_at: Option<DateTime<Utc>>,
     facts: Option<&store::GoogleFacts>,
 ) -> Result<bool, AttendanceError> {
-    let done = store::transition(
+    let done = transitions::transition(
         db,
         queue,
         Transition {

@@ -174,7 +174,7 @@ async fn build_snapshot(
     let (found, _) = meetings_store::list(db, tenant_id, &filter)
         .await
         .map_err(|e| EdgeError::Broker(format!("meetings: {e}")))?;
-    let released = meetings_store::released_ids(db, tenant_id, resource_id, from, to)
+    let released = crate::meetings::transitions::released_ids(db, tenant_id, resource_id, from, to)
         .await
         .map_err(|e| EdgeError::Broker(format!("meetings: {e}")))?;
     let mut meetings = Vec::new();

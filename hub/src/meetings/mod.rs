@@ -19,7 +19,7 @@
 //! job), `external.rs` (Google events applied by sync), `events.rs` (the outbox event),
 //! `model.rs` (the row, its JSON and its diff), `validate.rs` (request bodies),
 //! `recurrence.rs` (RRULE expansion), `slots.rs` (busy/free arithmetic), `store.rs` (SQL),
-//! `routes.rs` (HTTP).
+//! `transitions.rs` (check-in, NO_SHOW and release as conditional updates), `routes.rs` (HTTP).
 
 pub mod availability;
 pub mod conflict;
@@ -33,6 +33,7 @@ pub mod routes;
 pub mod service;
 pub mod slots;
 pub mod store;
+pub mod transitions;
 pub mod validate;
 
 use axum::extract::FromRef;

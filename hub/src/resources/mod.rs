@@ -7,6 +7,7 @@
 //! disabling emit a typed [`events::ResourceChanged`] in the same transaction; sync follows it
 //! to watch (or stop watching) the calendar.
 
+pub mod calendars;
 pub mod events;
 
 use axum::{
@@ -26,7 +27,7 @@ use crate::{
     db::{Db, DbError, new_id, timestamp},
     error::{ApiError, ApiJson, ApiQuery, FieldError},
     google::Google,
-    google::{GoogleError, scopes, types::Calendar},
+    google::GoogleError,
     jobs::Queue,
 };
 
@@ -80,7 +81,7 @@ where
         .routes(routes!(get_resource, patch_resource))
         .routes(routes!(disable_resource))
         .routes(routes!(enable_resource))
-        .routes(routes!(list_google_calendars))
+        .routes(routes!(calendars::list_google_calendars))
 }
 
 /// A room or device.
@@ -253,11 +254,11 @@ async fn create_resource(
     check_fields(Some(&new.name), new.capacity, new.description.as_deref())?;
     let (calendar_id, created) = match &new.calendar {
         CalendarChoice::Existing { calendar_id } => (
-            verify_calendar(&state, &actor.tenant_id, calendar_id).await?,
+            calendars::verify_calendar(&state, &actor.tenant_id, calendar_id).await?,
             false,
         ),
         CalendarChoice::Create => (
-            create_calendar(&state, &actor.tenant_id, &new.name).await?,
+            calendars::create_calendar(&state, &actor.tenant_id, &new.name).await?,
             true,
         ),
     };
@@ -273,59 +274,6 @@ async fn create_resource(
     Ok((StatusCode::CREATED, Json(resource)))
 }
 
-async fn verify_calendar(
-    state: &ResourcesState,
-    tenant_id: &str,
-    calendar_id: &str,
-) -> Result<String, ResourceError> {
-    let calendar_id = calendar_id.trim();
-    if calendar_id.is_empty() || calendar_id.len() > 1024 {
-        return Err(ResourceError::Invalid(vec![FieldError::new(
-            "calendar.calendar_id",
-            "give a Google calendar id",
-        )]));
-    }
-    let connection = state
-        .google
-        .tenant_connection(tenant_id, &[scopes::CALENDARS_READ])
-        .await?;
-    match state.google.calendar_get(&connection, calendar_id).await {
-        Ok(calendar) => Ok(calendar.id.unwrap_or_else(|| calendar_id.to_string())),
-        Err(GoogleError::NotFound | GoogleError::PermissionDenied(_)) => Err(
-            ResourceError::CalendarNotAccessible(calendar_id.to_string()),
-        ),
-        Err(other) => Err(other.into()),
-    }
-}
-
-async fn create_calendar(
-    state: &ResourcesState,
-    tenant_id: &str,
-    name: &str,
-) -> Result<String, ResourceError> {
-    let connection = state
-        .google
-        .tenant_connection(tenant_id, &[scopes::APP_CREATED])
-        .await?;
-    let settings = crate::settings::load(&state.db, tenant_id).await?;
-    let calendar = Calendar {
-        summary: Some(name.trim().to_string()),
-        description: Some("Bookings of this room or device, managed by CORBI.".into()),
-        time_zone: Some(settings.time_zone),
-        id: None,
-    };
-    let created = state.google.calendar_insert(&connection, &calendar).await?;
-    created.id.ok_or_else(|| {
-        ResourceError::Google(GoogleError::Rejected {
-            status: 200,
-            reason: "missingId".into(),
-            message: "calendars.insert answered without an id".into(),
-        })
-    })
-}
-
-/// Stores a new resource and announces it, in one transaction. `calendar` is its calendar id
-/// and whether CORBI created that calendar.
 async fn insert(
     db: &Db,
     queue: &Queue,
@@ -562,58 +510,4 @@ async fn enable_resource(
     Path(id): Path<String>,
 ) -> Result<Json<Resource>, ApiError> {
     set_enabled(&state, &actor, &id, true).await
-}
-
-/// A calendar the tenant's connection can see.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct PickableCalendar {
-    /// Calendar id.
-    pub id: String,
-    /// Title.
-    pub summary: Option<String>,
-    /// The connected account's role on it.
-    pub access_role: Option<String>,
-    /// IANA zone.
-    pub time_zone: Option<String>,
-    /// Whether it is the account's primary calendar.
-    pub primary: bool,
-    /// The resource already bound to it, if any.
-    pub resource_id: Option<String>,
-}
-
-/// The calendars to pick from.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct CalendarChoices {
-    /// Calendars the tenant's connection can see.
-    pub items: Vec<PickableCalendar>,
-}
-
-/// Calendars the tenant's Google connection can see, to pick a resource's calendar from.
-#[utoipa::path(get, path = "/api/v1/google/calendars",
-    responses((status = 200, body = CalendarChoices)), tag = "google")]
-async fn list_google_calendars(
-    State(state): State<ResourcesState>,
-    actor: Actor,
-) -> Result<Json<CalendarChoices>, ApiError> {
-    let connection = state
-        .google
-        .tenant_connection(&actor.tenant_id, &[scopes::CALENDAR_LIST])
-        .await?;
-    let entries = state.google.calendar_list(&connection).await?;
-    let resources = list(&state.db, &actor.tenant_id).await?;
-    let items = entries
-        .into_iter()
-        .map(|entry| PickableCalendar {
-            resource_id: resources
-                .iter()
-                .find(|r| r.calendar_id == entry.id)
-                .map(|r| r.id.clone()),
-            primary: entry.primary.unwrap_or(false),
-            id: entry.id,
-            summary: entry.summary,
-            access_role: entry.access_role,
-            time_zone: entry.time_zone,
-        })
-        .collect();
-    Ok(Json(CalendarChoices { items }))
 }

@@ -175,7 +175,7 @@ on_both_engines! {
         let ten = hub::attendance::sweep(&state.db, &state.jobs, &state.google, &state.metrics, release_time).await.expect("sweep");
         assert_eq!(ten.released, 1);
         assert_eq!(status(&world, &unused).await, "NO_SHOW");
-        let released = hub::meetings::store::released_at(&state.db, &world.acme.tenant_id, &unused).await.expect("query");
+        let released = hub::meetings::transitions::released_at(&state.db, &world.acme.tenant_id, &unused).await.expect("query");
         assert_eq!(released, Some(release_time));
 
         let calendar = world.calendar_of(room).await;
