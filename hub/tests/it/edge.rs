@@ -265,114 +265,250 @@ fn broker_url(world: &World, enrollment: &EnrollmentResponse) -> String {
     enrollment.mqtt.url.clone()
 }
 
-on_both_engines! {
-    async fn enrollment_hands_out_a_working_identity_once(engine: Engine) {
-        let world = world(engine, Broker::Embedded, &["Atlas"]).await;
-        let room = &world.rooms[0];
-        let hub = &world.hub;
+async fn enrollment_hands_out_a_working_identity_once(engine: Engine) {
+    let world = world(engine, Broker::Embedded, &["Atlas"]).await;
+    let room = &world.rooms[0];
+    let hub = &world.hub;
 
-        let member = hub.call(Method::POST, &format!("/api/v1/resources/{room}/devices"), Some(&world.acme.member_token), None).await;
-        expect_error(member, 403, "FORBIDDEN").await;
-        let globex = hub.seed("globex").await;
-        let foreign = hub.call(Method::POST, &format!("/api/v1/resources/{room}/devices"), Some(&globex.admin_token), None).await;
-        expect_error(foreign, 404, "NOT_FOUND").await;
-        let unknown = hub.call(Method::POST, "/api/v1/resources/nope/devices", Some(&world.acme.admin_token), None).await;
-        expect_error(unknown, 404, "NOT_FOUND").await;
-        let anonymous = hub.call(Method::POST, &format!("/api/v1/resources/{room}/devices"), None, None).await;
-        expect_error(anonymous, 401, "UNAUTHENTICATED").await;
-
-        expect_error(enroll_code(&world, "ABCD-EFGH-JKMN-PQRS-TUVW").await, 401, "UNAUTHENTICATED").await;
-        expect_error(enroll_code(&world, "").await, 422, "VALIDATION_FAILED").await;
-        let extra = hub.call(Method::POST, "/api/v1/devices/enroll", None, Some(json!({"code": "x"}))).await;
-        expect_error(extra, 422, "VALIDATION_FAILED").await;
-        let expired = hub::edge::store::create_enrollment(hub.db(), &world.acme.tenant_id, room, "admin", chrono::Duration::minutes(-1))
-            .await
-            .expect("expired code stored");
-        expect_error(enroll_code(&world, &expired.code).await, 401, "UNAUTHENTICATED").await;
-
-        let code = enrollment_code(&world, room).await;
-        let answer = enroll_code(&world, &code.to_lowercase().replace('-', "")).await;
-        assert_eq!(answer.status(), 200, "case and dashes do not matter");
-        let enrollment: EnrollmentResponse = answer.json().await.expect("the agent's own type parses it");
-        DeviceIdentity::from_enrollment(enrollment.clone()).expect("topics and keys check out");
-        assert_eq!(&enrollment.resource_id, room);
-        assert_eq!(enrollment.tenant_id, world.acme.tenant_id);
-        assert_eq!(enrollment.mqtt.username, enrollment.device_id);
-        expect_error(enroll_code(&world, &code).await, 401, "UNAUTHENTICATED").await;
-
-        let actor = hub::auth::store::authenticate(hub.db(), enrollment.device_token.expose()).await.expect("device token works");
-        assert_eq!(actor.actor_type, shared::ActorType::Device);
-        assert_eq!(actor.resource_id.as_deref(), Some(room.as_str()));
-        let reads = hub.call(Method::GET, "/api/v1/calendar/events", Some(enrollment.device_token.expose()), None).await;
-        assert_eq!(reads.status(), 200);
-
-        let stored: Vec<String> = sqlx::query_scalar("SELECT mqtt_password_hash FROM devices")
-            .fetch_all(hub.db().pool()).await.expect("devices");
-        assert_eq!(stored.len(), 1);
-        assert_ne!(stored[0], enrollment.mqtt.password.expose(), "stored hashed");
-        let sealed: String = sqlx::query_scalar("SELECT device_key_sealed FROM devices")
-            .fetch_one(hub.db().pool()).await.expect("device");
-        assert!(!sealed.contains(enrollment.keys.device_key.expose()), "key sealed at rest");
-
-        let list = hub.call(Method::GET, &format!("/api/v1/resources/{room}/devices"), Some(&world.acme.admin_token), None).await;
-        let list: Value = list.json().await.expect("json");
-        assert_eq!(list["items"][0]["id"], enrollment.device_id.as_str());
-        let member_list = hub.call(Method::GET, &format!("/api/v1/resources/{room}/devices"), Some(&world.acme.member_token), None).await;
-        expect_error(member_list, 403, "FORBIDDEN").await;
-        let logs = captured_logs();
-        assert!(!logs.contains(&code), "enrollment codes never reach the logs");
-        assert!(!logs.contains(enrollment.mqtt.password.expose()));
-    }
-}
-
-on_both_engines! {
-    async fn a_revoked_device_is_cut_off(engine: Engine) {
-        let world = world(engine, Broker::Embedded, &["Atlas"]).await;
-        let room = &world.rooms[0];
-        let enrollment = enroll(&world, room).await;
-        let url = broker_url(&world, &enrollment);
-        let dir = tempfile::tempdir().expect("dir");
-        let agent = start_agent(&enrollment, dir.path(), None);
-        eventually(WAIT, "the agent's first schedule", || async { agent.snapshot().is_some() }).await;
-
-        let revoke_path = format!("/api/v1/devices/{}/revoke", enrollment.device_id);
-        let member = world.hub.call(Method::POST, &revoke_path, Some(&world.acme.member_token), None).await;
-        expect_error(member, 403, "FORBIDDEN").await;
-        let globex = world.hub.seed("globex").await;
-        let foreign = world.hub.call(Method::POST, &revoke_path, Some(&globex.admin_token), None).await;
-        expect_error(foreign, 404, "NOT_FOUND").await;
-        let revoked = world.hub.call(Method::POST, &revoke_path, Some(&world.acme.admin_token), None).await;
-        assert_eq!(revoked.status(), 200);
-        let body: Value = revoked.json().await.expect("json");
-        assert!(body["revoked_at"].is_string());
-
-        let token = world.hub.call(Method::GET, "/api/v1/calendar/events", Some(enrollment.device_token.expose()), None).await;
-        expect_error(token, 401, "UNAUTHENTICATED").await;
-        eventually(WAIT, "the agent to lose its session", || async {
-            agent.connection_state() == ConnectionState::Offline
-        }).await;
-        let mut login = RawClient::connect(&url, &enrollment.device_id, Some((&enrollment.mqtt.username, enrollment.mqtt.password.expose())));
-        assert!(!login.outcome().await, "the broker refuses the revoked login");
-
-        let version = agent.snapshot().map(|c| c.snapshot.version);
-        let generation: i64 = sqlx::query_scalar("SELECT key_generation FROM edge_resources")
-            .fetch_one(world.hub.db().pool()).await.expect("resource key");
-        assert_eq!(generation, 2, "the resource key was rotated");
-        let booked = world.book(&world.acme.member_token, soon(room, "After revocation", 60, 30)).await;
-        assert_eq!(booked.status(), 201);
-        let published = version.unwrap_or(0) + 1;
-        eventually(WAIT, "the booking published under the new key", || async {
-            sqlx::query_scalar::<_, i64>("SELECT snapshot_version FROM edge_resources")
-                .fetch_one(world.hub.db().pool())
-                .await
-                .is_ok_and(|v| u64::try_from(v).unwrap_or(0) > published)
-        })
+    let member = hub
+        .call(
+            Method::POST,
+            &format!("/api/v1/resources/{room}/devices"),
+            Some(&world.acme.member_token),
+            None,
+        )
         .await;
-        assert_eq!(agent.snapshot().map(|c| c.snapshot.version), version, "nothing new reaches it");
-        assert!(agent.connection_state() != ConnectionState::Online);
-        agent.shutdown().await;
-    }
+    expect_error(member, 403, "FORBIDDEN").await;
+    let globex = hub.seed("globex").await;
+    let foreign = hub
+        .call(
+            Method::POST,
+            &format!("/api/v1/resources/{room}/devices"),
+            Some(&globex.admin_token),
+            None,
+        )
+        .await;
+    expect_error(foreign, 404, "NOT_FOUND").await;
+    let unknown = hub
+        .call(
+            Method::POST,
+            "/api/v1/resources/nope/devices",
+            Some(&world.acme.admin_token),
+            None,
+        )
+        .await;
+    expect_error(unknown, 404, "NOT_FOUND").await;
+    let anonymous = hub
+        .call(
+            Method::POST,
+            &format!("/api/v1/resources/{room}/devices"),
+            None,
+            None,
+        )
+        .await;
+    expect_error(anonymous, 401, "UNAUTHENTICATED").await;
+
+    expect_error(
+        enroll_code(&world, "ABCD-EFGH-JKMN-PQRS-TUVW").await,
+        401,
+        "UNAUTHENTICATED",
+    )
+    .await;
+    expect_error(enroll_code(&world, "").await, 422, "VALIDATION_FAILED").await;
+    let extra = hub
+        .call(
+            Method::POST,
+            "/api/v1/devices/enroll",
+            None,
+            Some(json!({"code": "x"})),
+        )
+        .await;
+    expect_error(extra, 422, "VALIDATION_FAILED").await;
+    let expired = hub::edge::store::create_enrollment(
+        hub.db(),
+        &world.acme.tenant_id,
+        room,
+        "admin",
+        chrono::Duration::minutes(-1),
+    )
+    .await
+    .expect("expired code stored");
+    expect_error(
+        enroll_code(&world, &expired.code).await,
+        401,
+        "UNAUTHENTICATED",
+    )
+    .await;
+
+    let code = enrollment_code(&world, room).await;
+    let answer = enroll_code(&world, &code.to_lowercase().replace('-', "")).await;
+    assert_eq!(answer.status(), 200, "case and dashes do not matter");
+    let enrollment: EnrollmentResponse =
+        answer.json().await.expect("the agent's own type parses it");
+    DeviceIdentity::from_enrollment(enrollment.clone()).expect("topics and keys check out");
+    assert_eq!(&enrollment.resource_id, room);
+    assert_eq!(enrollment.tenant_id, world.acme.tenant_id);
+    assert_eq!(enrollment.mqtt.username, enrollment.device_id);
+    expect_error(enroll_code(&world, &code).await, 401, "UNAUTHENTICATED").await;
+
+    let actor = hub::auth::store::authenticate(hub.db(), enrollment.device_token.expose())
+        .await
+        .expect("device token works");
+    assert_eq!(actor.actor_type, shared::ActorType::Device);
+    assert_eq!(actor.resource_id.as_deref(), Some(room.as_str()));
+    let reads = hub
+        .call(
+            Method::GET,
+            "/api/v1/calendar/events",
+            Some(enrollment.device_token.expose()),
+            None,
+        )
+        .await;
+    assert_eq!(reads.status(), 200);
+
+    let stored: Vec<String> = sqlx::query_scalar("SELECT mqtt_password_hash FROM devices")
+        .fetch_all(hub.db().pool())
+        .await
+        .expect("devices");
+    assert_eq!(stored.len(), 1);
+    assert_ne!(
+        stored[0],
+        enrollment.mqtt.password.expose(),
+        "stored hashed"
+    );
+    let sealed: String = sqlx::query_scalar("SELECT device_key_sealed FROM devices")
+        .fetch_one(hub.db().pool())
+        .await
+        .expect("device");
+    assert!(
+        !sealed.contains(enrollment.keys.device_key.expose()),
+        "key sealed at rest"
+    );
+
+    let list = hub
+        .call(
+            Method::GET,
+            &format!("/api/v1/resources/{room}/devices"),
+            Some(&world.acme.admin_token),
+            None,
+        )
+        .await;
+    let list: Value = list.json().await.expect("json");
+    assert_eq!(list["items"][0]["id"], enrollment.device_id.as_str());
+    let member_list = hub
+        .call(
+            Method::GET,
+            &format!("/api/v1/resources/{room}/devices"),
+            Some(&world.acme.member_token),
+            None,
+        )
+        .await;
+    expect_error(member_list, 403, "FORBIDDEN").await;
+    let logs = captured_logs();
+    assert!(
+        !logs.contains(&code),
+        "enrollment codes never reach the logs"
+    );
+    assert!(!logs.contains(enrollment.mqtt.password.expose()));
 }
+on_both_engines!(enrollment_hands_out_a_working_identity_once);
+
+async fn a_revoked_device_is_cut_off(engine: Engine) {
+    let world = world(engine, Broker::Embedded, &["Atlas"]).await;
+    let room = &world.rooms[0];
+    let enrollment = enroll(&world, room).await;
+    let url = broker_url(&world, &enrollment);
+    let dir = tempfile::tempdir().expect("dir");
+    let agent = start_agent(&enrollment, dir.path(), None);
+    eventually(WAIT, "the agent's first schedule", || async {
+        agent.snapshot().is_some()
+    })
+    .await;
+
+    let revoke_path = format!("/api/v1/devices/{}/revoke", enrollment.device_id);
+    let member = world
+        .hub
+        .call(
+            Method::POST,
+            &revoke_path,
+            Some(&world.acme.member_token),
+            None,
+        )
+        .await;
+    expect_error(member, 403, "FORBIDDEN").await;
+    let globex = world.hub.seed("globex").await;
+    let foreign = world
+        .hub
+        .call(Method::POST, &revoke_path, Some(&globex.admin_token), None)
+        .await;
+    expect_error(foreign, 404, "NOT_FOUND").await;
+    let revoked = world
+        .hub
+        .call(
+            Method::POST,
+            &revoke_path,
+            Some(&world.acme.admin_token),
+            None,
+        )
+        .await;
+    assert_eq!(revoked.status(), 200);
+    let body: Value = revoked.json().await.expect("json");
+    assert!(body["revoked_at"].is_string());
+
+    let token = world
+        .hub
+        .call(
+            Method::GET,
+            "/api/v1/calendar/events",
+            Some(enrollment.device_token.expose()),
+            None,
+        )
+        .await;
+    expect_error(token, 401, "UNAUTHENTICATED").await;
+    eventually(WAIT, "the agent to lose its session", || async {
+        agent.connection_state() == ConnectionState::Offline
+    })
+    .await;
+    let mut login = RawClient::connect(
+        &url,
+        &enrollment.device_id,
+        Some((&enrollment.mqtt.username, enrollment.mqtt.password.expose())),
+    );
+    assert!(
+        !login.outcome().await,
+        "the broker refuses the revoked login"
+    );
+
+    let version = agent.snapshot().map(|c| c.snapshot.version);
+    let generation: i64 = sqlx::query_scalar("SELECT key_generation FROM edge_resources")
+        .fetch_one(world.hub.db().pool())
+        .await
+        .expect("resource key");
+    assert_eq!(generation, 2, "the resource key was rotated");
+    let booked = world
+        .book(
+            &world.acme.member_token,
+            soon(room, "After revocation", 60, 30),
+        )
+        .await;
+    assert_eq!(booked.status(), 201);
+    let published = version.unwrap_or(0) + 1;
+    eventually(WAIT, "the booking published under the new key", || async {
+        sqlx::query_scalar::<_, i64>("SELECT snapshot_version FROM edge_resources")
+            .fetch_one(world.hub.db().pool())
+            .await
+            .is_ok_and(|v| u64::try_from(v).unwrap_or(0) > published)
+    })
+    .await;
+    assert_eq!(
+        agent.snapshot().map(|c| c.snapshot.version),
+        version,
+        "nothing new reaches it"
+    );
+    assert!(agent.connection_state() != ConnectionState::Online);
+    agent.shutdown().await;
+}
+on_both_engines!(a_revoked_device_is_cut_off);
 
 async fn each_agent_gets_only_its_own_schedule(engine: Engine, broker: Broker) {
     let world = world(engine, broker, &["Atlas", "Borealis"]).await;
@@ -484,11 +620,10 @@ async fn each_agent_gets_only_its_own_schedule(engine: Engine, broker: Broker) {
     agent_b.shutdown().await;
 }
 
-on_both_engines! {
-    async fn two_agents_get_their_own_schedules(engine: Engine) {
-        each_agent_gets_only_its_own_schedule(engine, Broker::Embedded).await;
-    }
+async fn two_agents_get_their_own_schedules(engine: Engine) {
+    each_agent_gets_only_its_own_schedule(engine, Broker::Embedded).await;
 }
+on_both_engines!(two_agents_get_their_own_schedules);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(
@@ -788,11 +923,10 @@ async fn offline_check_ins_arrive_once_in_order(engine: Engine, broker: Broker) 
     agent.shutdown().await;
 }
 
-on_both_engines! {
-    async fn twenty_offline_check_ins_arrive_once_in_order(engine: Engine) {
-        offline_check_ins_arrive_once_in_order(engine, Broker::Embedded).await;
-    }
+async fn twenty_offline_check_ins_arrive_once_in_order(engine: Engine) {
+    offline_check_ins_arrive_once_in_order(engine, Broker::Embedded).await;
 }
+on_both_engines!(twenty_offline_check_ins_arrive_once_in_order);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(
@@ -894,66 +1028,183 @@ async fn accept(listener: TcpListener, upstream: SocketAddr, up: watch::Sender<b
     }
 }
 
-on_both_engines! {
-    async fn devices_check_in_and_book_at_the_door_only_for_their_room(engine: Engine) {
-        let world = world(engine, Broker::Embedded, &["Atlas", "Borealis"]).await;
-        let (atlas, borealis) = (world.rooms[0].clone(), world.rooms[1].clone());
-        let tablet = enroll(&world, &atlas).await;
-        let door = enroll(&world, &borealis).await;
-        let here: Value = world.book(&world.acme.member_token, soon(&atlas, "Here", 5, 30)).await.json().await.expect("json");
-        let there: Value = world.book(&world.acme.member_token, soon(&borealis, "There", 90, 30)).await.json().await.expect("json");
-        let show = |id: &Value| format!("/api/v1/calendar/events/{}/show", id["id"].as_str().expect("id"));
+async fn devices_check_in_and_book_at_the_door_only_for_their_room(engine: Engine) {
+    let world = world(engine, Broker::Embedded, &["Atlas", "Borealis"]).await;
+    let (atlas, borealis) = (world.rooms[0].clone(), world.rooms[1].clone());
+    let tablet = enroll(&world, &atlas).await;
+    let door = enroll(&world, &borealis).await;
+    let here: Value = world
+        .book(&world.acme.member_token, soon(&atlas, "Here", 5, 30))
+        .await
+        .json()
+        .await
+        .expect("json");
+    let there: Value = world
+        .book(&world.acme.member_token, soon(&borealis, "There", 90, 30))
+        .await
+        .json()
+        .await
+        .expect("json");
+    let show = |id: &Value| {
+        format!(
+            "/api/v1/calendar/events/{}/show",
+            id["id"].as_str().expect("id")
+        )
+    };
 
-        expect_error(world.hub.call(Method::POST, &show(&there), Some(tablet.device_token.expose()), None).await, 403, "FORBIDDEN").await;
-        let checked: Value = world.hub.call(Method::POST, &show(&here), Some(tablet.device_token.expose()), None).await.json().await.expect("json");
-        assert_eq!(checked["status"], "ATTENDED");
-        expect_error(world.book(tablet.device_token.expose(), soon(&borealis, "Not mine", 200, 30)).await, 403, "FORBIDDEN").await;
+    expect_error(
+        world
+            .hub
+            .call(
+                Method::POST,
+                &show(&there),
+                Some(tablet.device_token.expose()),
+                None,
+            )
+            .await,
+        403,
+        "FORBIDDEN",
+    )
+    .await;
+    let checked: Value = world
+        .hub
+        .call(
+            Method::POST,
+            &show(&here),
+            Some(tablet.device_token.expose()),
+            None,
+        )
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(checked["status"], "ATTENDED");
+    expect_error(
+        world
+            .book(
+                tablet.device_token.expose(),
+                soon(&borealis, "Not mine", 200, 30),
+            )
+            .await,
+        403,
+        "FORBIDDEN",
+    )
+    .await;
 
-        let dir = tempfile::tempdir().expect("dir");
-        let agent = start_agent(&door, dir.path(), None);
-        eventually(WAIT, "the door device is online", || async { agent.connection_state() == ConnectionState::Online }).await;
-        let pending = agent.book_walk_up(30, "Quick sync").expect("queued");
-        let outcome = tokio::time::timeout(WAIT, pending.outcome()).await.expect("answered").expect("agent alive");
-        let DeviceOutcome::WalkUp(shared::protocol::WalkUpOutcome::Confirmed { meeting_id, start_ms, end_ms }) = outcome else {
-            panic!("walk-up refused: {outcome:?}");
-        };
-        assert_eq!((end_ms - start_ms) / 60_000, 30);
-        let booked: Value = world.hub.call(Method::GET, &format!("/api/v1/calendar/events/{meeting_id}"), Some(&world.acme.admin_token), None).await.json().await.expect("json");
-        assert_eq!(booked["resource_id"], borealis.as_str());
-        assert_eq!(booked["created_by_type"], "HUMAN");
-        let calendar = world.calendar_of(&borealis).await;
-        assert!(world.google.emulator.events(&calendar).iter().any(|e| e["summary"] == "Quick sync"), "written to Google");
-        let second = agent.book_walk_up(60, "Too long").expect("queued");
-        let refused = tokio::time::timeout(WAIT, second.outcome()).await.expect("answered").expect("agent alive");
-        assert!(
-            matches!(refused, DeviceOutcome::WalkUp(shared::protocol::WalkUpOutcome::Refused { reason: shared::protocol::RefusalCode::Conflict, .. })),
-            "the room is taken now: {refused:?}"
-        );
-        agent.shutdown().await;
-    }
+    let dir = tempfile::tempdir().expect("dir");
+    let agent = start_agent(&door, dir.path(), None);
+    eventually(WAIT, "the door device is online", || async {
+        agent.connection_state() == ConnectionState::Online
+    })
+    .await;
+    let pending = agent.book_walk_up(30, "Quick sync").expect("queued");
+    let outcome = tokio::time::timeout(WAIT, pending.outcome())
+        .await
+        .expect("answered")
+        .expect("agent alive");
+    let DeviceOutcome::WalkUp(shared::protocol::WalkUpOutcome::Confirmed {
+        meeting_id,
+        start_ms,
+        end_ms,
+    }) = outcome
+    else {
+        panic!("walk-up refused: {outcome:?}");
+    };
+    assert_eq!((end_ms - start_ms) / 60_000, 30);
+    let booked: Value = world
+        .hub
+        .call(
+            Method::GET,
+            &format!("/api/v1/calendar/events/{meeting_id}"),
+            Some(&world.acme.admin_token),
+            None,
+        )
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(booked["resource_id"], borealis.as_str());
+    assert_eq!(booked["created_by_type"], "HUMAN");
+    let calendar = world.calendar_of(&borealis).await;
+    assert!(
+        world
+            .google
+            .emulator
+            .events(&calendar)
+            .iter()
+            .any(|e| e["summary"] == "Quick sync"),
+        "written to Google"
+    );
+    let second = agent.book_walk_up(60, "Too long").expect("queued");
+    let refused = tokio::time::timeout(WAIT, second.outcome())
+        .await
+        .expect("answered")
+        .expect("agent alive");
+    assert!(
+        matches!(
+            refused,
+            DeviceOutcome::WalkUp(shared::protocol::WalkUpOutcome::Refused {
+                reason: shared::protocol::RefusalCode::Conflict,
+                ..
+            })
+        ),
+        "the room is taken now: {refused:?}"
+    );
+    agent.shutdown().await;
 }
+on_both_engines!(devices_check_in_and_book_at_the_door_only_for_their_room);
 
-on_both_engines! {
-    async fn a_released_room_shows_released_on_the_tablet(engine: Engine) {
-        let world = world(engine, Broker::Embedded, &["Atlas"]).await;
-        let room = world.rooms[0].clone();
-        world.hub.call(Method::PUT, "/api/v1/tenant/settings", Some(&world.acme.admin_token), Some(json!({"auto_release": {"enabled": true, "after_minutes": 10}}))).await;
-        let tablet = enroll(&world, &room).await;
-        let dir = tempfile::tempdir().expect("dir");
-        let agent = start_agent(&tablet, dir.path(), None);
-        let booked: Value = world.book(&world.acme.member_token, soon(&room, "Unused", 2, 60)).await.json().await.expect("json");
-        eventually(WAIT, "the tablet has the meeting", || async { titles(&agent) == ["Unused"] }).await;
-        let start = chrono::DateTime::parse_from_rfc3339(booked["start"].as_str().expect("start")).expect("time").with_timezone(&Utc);
-        let state = &world.hub.hub.state;
-        let swept = hub::attendance::sweep(&state.db, &state.jobs, &state.google, &state.metrics, start + chrono::Duration::minutes(10)).await.expect("sweep");
-        assert_eq!(swept.released, 1);
-        eventually(WAIT, "the tablet shows the room released", || async {
-            agent.snapshot().is_some_and(|c| c.snapshot.meetings.first().is_some_and(|m| m.status == shared::protocol::SnapshotStatus::Released))
-        })
+async fn a_released_room_shows_released_on_the_tablet(engine: Engine) {
+    let world = world(engine, Broker::Embedded, &["Atlas"]).await;
+    let room = world.rooms[0].clone();
+    world
+        .hub
+        .call(
+            Method::PUT,
+            "/api/v1/tenant/settings",
+            Some(&world.acme.admin_token),
+            Some(json!({"auto_release": {"enabled": true, "after_minutes": 10}})),
+        )
         .await;
-        agent.shutdown().await;
-    }
+    let tablet = enroll(&world, &room).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let agent = start_agent(&tablet, dir.path(), None);
+    let booked: Value = world
+        .book(&world.acme.member_token, soon(&room, "Unused", 2, 60))
+        .await
+        .json()
+        .await
+        .expect("json");
+    eventually(WAIT, "the tablet has the meeting", || async {
+        titles(&agent) == ["Unused"]
+    })
+    .await;
+    let start = chrono::DateTime::parse_from_rfc3339(booked["start"].as_str().expect("start"))
+        .expect("time")
+        .with_timezone(&Utc);
+    let state = &world.hub.hub.state;
+    let swept = hub::attendance::sweep(
+        &state.db,
+        &state.jobs,
+        &state.google,
+        &state.metrics,
+        start + chrono::Duration::minutes(10),
+    )
+    .await
+    .expect("sweep");
+    assert_eq!(swept.released, 1);
+    eventually(WAIT, "the tablet shows the room released", || async {
+        agent.snapshot().is_some_and(|c| {
+            c.snapshot
+                .meetings
+                .first()
+                .is_some_and(|m| m.status == shared::protocol::SnapshotStatus::Released)
+        })
+    })
+    .await;
+    agent.shutdown().await;
 }
+on_both_engines!(a_released_room_shows_released_on_the_tablet);
 
 /// A private Mosquitto for one test, run from the machine's binary with its own port, password
 /// file and ACL (the one `hub edge-acl` prints); killed when dropped.

@@ -74,27 +74,25 @@ fn replace_database(url: &str, name: &str) -> String {
     parsed.to_string()
 }
 
-/// Declares a test that runs once on SQLite and once on PostgreSQL (ignored, with the reason,
-/// when `CORBI_TEST_POSTGRES_URL` was not set at build time).
+/// Runs the test function `name(engine: Engine)` above it once on SQLite and once on
+/// PostgreSQL (ignored, with the reason, when `CORBI_TEST_POSTGRES_URL` was not set at build
+/// time): `on_both_engines!(name);` makes the tests `name::sqlite` and `name::postgres`.
 #[macro_export]
 macro_rules! on_both_engines {
-    ($(#[$meta:meta])* async fn $name:ident($engine:ident: Engine) $body:block) => {
-        $(#[$meta])*
+    ($name:ident) => {
         mod $name {
-            #[allow(unused_imports)]
-            use super::*;
-
-            async fn run($engine: $crate::support::Engine) $body
-
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
-                run($crate::support::Engine::Sqlite).await;
+                super::$name($crate::support::Engine::Sqlite).await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            #[cfg_attr(not(corbi_postgres), ignore = "needs PostgreSQL: set CORBI_TEST_POSTGRES_URL")]
+            #[cfg_attr(
+                not(corbi_postgres),
+                ignore = "needs PostgreSQL: set CORBI_TEST_POSTGRES_URL"
+            )]
             async fn postgres() {
-                run($crate::support::Engine::Postgres).await;
+                super::$name($crate::support::Engine::Postgres).await;
             }
         }
     };
