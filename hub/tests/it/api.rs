@@ -95,7 +95,10 @@ async fn settings_are_validated_admin_only_and_per_tenant(engine: Engine) {
     assert_eq!(defaults["check_in"]["closes_minutes_after"], 120);
     assert_eq!(defaults["working_hours"]["start"], "08:00");
 
-    let change = json!({"time_zone": "Europe/Berlin", "auto_release": {"enabled": true, "after_minutes": 10}});
+    let change = json!({
+        "time_zone": "Europe/Berlin",
+        "auto_release": {"enabled": true, "after_minutes": 10},
+    });
     expect_error(
         hub.call(
             Method::PUT,

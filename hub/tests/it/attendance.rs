@@ -24,7 +24,13 @@ async fn book_at(
     start: DateTime<Utc>,
     minutes: i64,
 ) -> String {
-    let body = json!({"title": title, "start": start.to_rfc3339(), "end": (start + Duration::minutes(minutes)).to_rfc3339(), "time_zone": "UTC", "resource_id": room});
+    let body = json!({
+        "title": title,
+        "start": start.to_rfc3339(),
+        "end": (start + Duration::minutes(minutes)).to_rfc3339(),
+        "time_zone": "UTC",
+        "resource_id": room,
+    });
     let response = world.book(&world.acme.member_token, body).await;
     assert_eq!(response.status(), 201);
     let meeting: Value = response.json().await.expect("json");
@@ -112,7 +118,8 @@ async fn check_in_windows_hold_at_their_edges(engine: Engine) {
         .await
         .expect("closes inclusive");
 
-    // A check-in made inside the window and judged later (queued offline) counts by when it was made.
+    // A check-in made inside the window and judged later (queued offline) counts by when it was
+    // made.
     let queued_start = at(400);
     let queued = book_at(&world, room, "Queued", queued_start, 30).await;
     let made = queued_start + Duration::minutes(5);
@@ -359,7 +366,13 @@ async fn auto_release_gives_the_room_back_in_google(engine: Engine) {
         "the Google event now ends when the room was released"
     );
 
-    let walk_in = json!({"title": "Walk-in", "start": release_time.to_rfc3339(), "end": (release_time + Duration::minutes(30)).to_rfc3339(), "time_zone": "UTC", "resource_id": room});
+    let walk_in = json!({
+        "title": "Walk-in",
+        "start": release_time.to_rfc3339(),
+        "end": (release_time + Duration::minutes(30)).to_rfc3339(),
+        "time_zone": "UTC",
+        "resource_id": room,
+    });
     assert_eq!(
         world.book(&world.acme.ai_key, walk_in).await.status(),
         201,

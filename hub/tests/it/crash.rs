@@ -113,8 +113,12 @@ async fn a_job_killed_mid_run_runs_again_once_in_another_process(engine: Engine)
     let inserted = reqwest::Client::new()
         .post(format!("{base}/calendar/v3/calendars/{calendar}/events"))
         .bearer_auth(token)
-        .json(&json!({"id": pending.google_event_id, "summary": "Survivor",
-            "start": {"dateTime": model::zulu(pending.start)}, "end": {"dateTime": model::zulu(pending.end)}}))
+        .json(&json!({
+            "id": pending.google_event_id,
+            "summary": "Survivor",
+            "start": {"dateTime": model::zulu(pending.start)},
+            "end": {"dateTime": model::zulu(pending.end)},
+        }))
         .send()
         .await
         .expect("sent");

@@ -418,7 +418,14 @@ async fn admins_onboard_rooms_and_devices_with_their_calendars(engine: Engine) {
     let (hub, google) = TestHub::start_google(engine).await;
     let acme = hub.seed("acme").await;
     let globex = hub.seed("globex").await;
-    let room_body = |calendar: Value| json!({"name": "Atlas", "kind": "ROOM", "capacity": 8, "calendar": calendar});
+    let room_body = |calendar: Value| {
+        json!({
+            "name": "Atlas",
+            "kind": "ROOM",
+            "capacity": 8,
+            "calendar": calendar,
+        })
+    };
 
     // Not connected yet.
     expect_error(

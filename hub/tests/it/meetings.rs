@@ -312,7 +312,20 @@ async fn an_ai_cannot_touch_a_persons_meeting_but_its_owner_can(engine: Engine) 
     )
     .await;
     assert_eq!(renamed["title"], "Planning (v2)");
-    let moved = world.hub.call(Method::PATCH, &path, Some(&world.acme.member_token), Some(json!({"start": "2030-12-04T13:00:00Z", "end": "2030-12-04T14:30:00Z", "resource_id": borealis}))).await;
+    let move_to_borealis = json!({
+        "start": "2030-12-04T13:00:00Z",
+        "end": "2030-12-04T14:30:00Z",
+        "resource_id": borealis,
+    });
+    let moved = world
+        .hub
+        .call(
+            Method::PATCH,
+            &path,
+            Some(&world.acme.member_token),
+            Some(move_to_borealis),
+        )
+        .await;
     assert_eq!(moved.status(), 200);
     let moved = json_of(moved).await;
     assert_eq!(moved["resource_id"], borealis.as_str());
@@ -431,9 +444,16 @@ async fn a_booking_made_in_google_and_not_yet_synced_still_conflicts(engine: Eng
         .emulator
         .issue_access_token(ROOMS_ACCOUNT, &["https://www.googleapis.com/auth/calendar"]);
     let inserted = reqwest::Client::new()
-        .post(format!("{}/calendar/v3/calendars/{calendar}/events", world.google.emulator.base_url()))
+        .post(format!(
+            "{}/calendar/v3/calendars/{calendar}/events",
+            world.google.emulator.base_url()
+        ))
         .bearer_auth(token)
-        .json(&json!({"summary": "Board visit", "start": {"dateTime": "2030-12-05T10:00:00Z"}, "end": {"dateTime": "2030-12-05T12:00:00Z"}}))
+        .json(&json!({
+            "summary": "Board visit",
+            "start": {"dateTime": "2030-12-05T10:00:00Z"},
+            "end": {"dateTime": "2030-12-05T12:00:00Z"},
+        }))
         .send()
         .await
         .expect("sent");
@@ -493,7 +513,11 @@ async fn bad_bookings_change_nothing_locally_or_in_google(engine: Engine) {
             None,
         )
         .await;
-    let globex_room_body = json!({"name": "Theirs", "kind": "ROOM", "calendar": {"mode": "EXISTING", "calendar_id": "nobody"}});
+    let globex_room_body = json!({
+        "name": "Theirs",
+        "kind": "ROOM",
+        "calendar": {"mode": "EXISTING", "calendar_id": "nobody"},
+    });
     let _ = world
         .hub
         .call(
@@ -537,7 +561,12 @@ async fn bad_bookings_change_nothing_locally_or_in_google(engine: Engine) {
             "INVALID_SLOT",
         ),
         (
-            json!({"title": "Past", "start": "2001-01-01T10:00:00Z", "end": "2001-01-01T11:00:00Z", "resource_id": room}),
+            json!({
+                "title": "Past",
+                "start": "2001-01-01T10:00:00Z",
+                "end": "2001-01-01T11:00:00Z",
+                "resource_id": room,
+            }),
             422,
             "INVALID_SLOT",
         ),
@@ -746,8 +775,14 @@ async fn weekly_series_keep_local_time_across_dst_for_conflicts(engine: Engine) 
     let world = World::with_rooms(engine, &["Atlas"]).await;
     let room = &world.rooms[0];
     // Mondays 10:00 Berlin from 21 Oct 2030; summer time ends on 27 Oct.
-    let series = json!({"title": "Standup", "start": "2030-10-21T10:00:00+02:00", "end": "2030-10-21T11:00:00+02:00",
-        "time_zone": "Europe/Berlin", "resource_id": room, "recurrence": ["RRULE:FREQ=WEEKLY;COUNT=3"]});
+    let series = json!({
+        "title": "Standup",
+        "start": "2030-10-21T10:00:00+02:00",
+        "end": "2030-10-21T11:00:00+02:00",
+        "time_zone": "Europe/Berlin",
+        "resource_id": room,
+        "recurrence": ["RRULE:FREQ=WEEKLY;COUNT=3"],
+    });
     let made = created(world.book(&world.acme.member_token, series).await).await;
     assert_eq!(made["recurrence"], json!(["RRULE:FREQ=WEEKLY;COUNT=3"]));
     expect_error(
@@ -781,8 +816,14 @@ async fn weekly_series_keep_local_time_across_dst_for_conflicts(engine: Engine) 
     .await;
 
     // Daily 09:00 New York from 8 March 2030; daylight time starts on 10 March.
-    let ny = json!({"title": "NY daily", "start": "2030-03-08T09:00:00-05:00", "end": "2030-03-08T09:30:00-05:00",
-        "time_zone": "America/New_York", "resource_id": room, "recurrence": ["RRULE:FREQ=DAILY;COUNT=4"]});
+    let ny = json!({
+        "title": "NY daily",
+        "start": "2030-03-08T09:00:00-05:00",
+        "end": "2030-03-08T09:30:00-05:00",
+        "time_zone": "America/New_York",
+        "resource_id": room,
+        "recurrence": ["RRULE:FREQ=DAILY;COUNT=4"],
+    });
     created(world.book(&world.acme.member_token, ny).await).await;
     expect_error(
         world
@@ -835,9 +876,16 @@ async fn free_slots_combine_the_room_and_participants_calendars(engine: Engine) 
         .emulator
         .issue_access_token(member_email, &["https://www.googleapis.com/auth/calendar"]);
     reqwest::Client::new()
-        .post(format!("{}/calendar/v3/calendars/{member_email}/events", world.google.emulator.base_url()))
+        .post(format!(
+            "{}/calendar/v3/calendars/{member_email}/events",
+            world.google.emulator.base_url()
+        ))
         .bearer_auth(token)
-        .json(&json!({"summary": "Dentist", "start": {"dateTime": "2030-12-10T11:00:00+01:00"}, "end": {"dateTime": "2030-12-10T12:00:00+01:00"}}))
+        .json(&json!({
+            "summary": "Dentist",
+            "start": {"dateTime": "2030-12-10T11:00:00+01:00"},
+            "end": {"dateTime": "2030-12-10T12:00:00+01:00"},
+        }))
         .send()
         .await
         .expect("sent");
@@ -852,7 +900,9 @@ async fn free_slots_combine_the_room_and_participants_calendars(engine: Engine) 
     .await;
 
     let path = format!(
-        "/api/v1/calendar/free-slots?duration_minutes=60&from=2030-12-10T06:00:00Z&to=2030-12-11T00:00:00Z&resource_id={room}&participants={member_email}&limit=4"
+        "/api/v1/calendar/free-slots?duration_minutes=60\
+         &from=2030-12-10T06:00:00Z&to=2030-12-11T00:00:00Z\
+         &resource_id={room}&participants={member_email}&limit=4"
     );
     let answer = json_of(
         world
@@ -867,7 +917,8 @@ async fn free_slots_combine_the_room_and_participants_calendars(engine: Engine) 
         .iter()
         .filter_map(|s| s["start"].as_str())
         .collect();
-    // Working hours 08:00-18:00 Berlin = 07:00-17:00Z; room busy until 09:00Z; member busy 10:00-11:00Z.
+    // Working hours 08:00-18:00 Berlin = 07:00-17:00Z; room busy until 09:00Z; member busy
+    // 10:00-11:00Z.
     assert_eq!(
         starts,
         [
@@ -878,7 +929,21 @@ async fn free_slots_combine_the_room_and_participants_calendars(engine: Engine) 
         ]
     );
 
-    let availability = json_of(world.hub.call(Method::GET, &format!("/api/v1/resources/{room}/availability?from=2030-12-10T00:00:00Z&to=2030-12-11T00:00:00Z"), Some(&world.acme.member_token), None).await).await;
+    let availability_path = format!(
+        "/api/v1/resources/{room}/availability?from=2030-12-10T00:00:00Z&to=2030-12-11T00:00:00Z"
+    );
+    let availability = json_of(
+        world
+            .hub
+            .call(
+                Method::GET,
+                &availability_path,
+                Some(&world.acme.member_token),
+                None,
+            )
+            .await,
+    )
+    .await;
     assert_eq!(
         availability["busy"],
         json!([{"start": "2030-12-10T07:00:00Z", "end": "2030-12-10T09:00:00Z"}])
@@ -947,10 +1012,17 @@ async fn recovery_settles_reservations_whose_writer_died(engine: Engine) {
         .emulator
         .issue_access_token(ROOMS_ACCOUNT, &["https://www.googleapis.com/auth/calendar"]);
     let inserted = reqwest::Client::new()
-        .post(format!("{}/calendar/v3/calendars/{calendar}/events", world.google.emulator.base_url()))
+        .post(format!(
+            "{}/calendar/v3/calendars/{calendar}/events",
+            world.google.emulator.base_url()
+        ))
         .bearer_auth(token)
-        .json(&json!({"id": reached.google_event_id, "summary": reached.title,
-            "start": {"dateTime": hub::meetings::model::zulu(reached.start)}, "end": {"dateTime": hub::meetings::model::zulu(reached.end)}}))
+        .json(&json!({
+            "id": reached.google_event_id,
+            "summary": reached.title,
+            "start": {"dateTime": hub::meetings::model::zulu(reached.start)},
+            "end": {"dateTime": hub::meetings::model::zulu(reached.end)},
+        }))
         .send()
         .await
         .expect("sent");

@@ -150,7 +150,8 @@ impl Setup {
             async move {
                 let row = sqlx::query(
                     "SELECT COUNT(*) AS total, \
-                         COALESCE(SUM(CASE WHEN state IN ('queued', 'running') THEN 1 ELSE 0 END), 0) AS open \
+                         COALESCE(SUM(CASE WHEN state IN ('queued', 'running') \
+                                      THEN 1 ELSE 0 END), 0) AS open \
                      FROM jobs WHERE kind = 'notify.meeting'",
                 )
                 .fetch_one(db.pool())
@@ -457,12 +458,23 @@ async fn an_interrupted_attempt_is_never_resent(engine: Engine) {
             .expect("change");
     let meeting_id: String = meeting_row.try_get("meeting_id").expect("meeting");
     let change_id: String = meeting_row.try_get("id").expect("change id");
+    const CRASHED_ATTEMPT: &str = "INSERT INTO notification_log \
+         (id, tenant_id, meeting_id, change_id, change_type, channel, recipient, state, claim, \
+          attempts, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, 'CREATED', 'email', $5, 'sending', 'crashed', 1, $6, $6)";
     for (row, recipient) in [("n1", "ana@example.com"), ("n2", "ben@example.com")] {
-        sqlx::query("INSERT INTO notification_log (id, tenant_id, meeting_id, change_id, change_type, channel, recipient, state, claim, attempts, created_at, updated_at) \
-                         VALUES ($1, $2, $3, $4, 'CREATED', 'email', $5, 'sending', 'crashed', 1, $6, $6)")
-            .bind(row).bind(&tenant).bind(&meeting_id).bind(&change_id).bind(recipient)
-            .bind(hub::db::timestamp(chrono::Utc::now() - chrono::Duration::seconds(30)))
-            .execute(setup.world.hub.db().pool()).await.expect("crashed attempt");
+        sqlx::query(CRASHED_ATTEMPT)
+            .bind(row)
+            .bind(&tenant)
+            .bind(&meeting_id)
+            .bind(&change_id)
+            .bind(recipient)
+            .bind(hub::db::timestamp(
+                chrono::Utc::now() - chrono::Duration::seconds(30),
+            ))
+            .execute(setup.world.hub.db().pool())
+            .await
+            .expect("crashed attempt");
     }
     setup.redeliver("meeting.created").await;
     setup.jobs_settled(2).await;
@@ -660,8 +672,13 @@ async fn credentials_are_write_only_validated_and_admin_only(engine: Engine) {
         )
         .await;
     expect_error(member, 403, "FORBIDDEN").await;
-    let bad_sender = setup.admin(Method::PUT, "/api/v1/tenant/settings",
-        json!({"notifications": {"email": {"sender": "notices at acme"}, "whatsapp": {"sender": "0151 1234567"}}})).await;
+    let bad_senders = json!({"notifications": {
+        "email": {"sender": "notices at acme"},
+        "whatsapp": {"sender": "0151 1234567"},
+    }});
+    let bad_sender = setup
+        .admin(Method::PUT, "/api/v1/tenant/settings", bad_senders)
+        .await;
     let body = expect_error(bad_sender, 422, "VALIDATION_FAILED").await;
     assert_eq!(
         body["error"]["details"]["fields"]

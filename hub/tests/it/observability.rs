@@ -34,8 +34,16 @@ async fn health_readiness_and_metrics_answer(engine: Engine) {
         .text()
         .await
         .expect("text");
-    assert!(text.contains(r#"corbi_http_requests_total{method="GET",route="/api/v1/tenant/settings",status="200"} 1"#), "{text}");
-    assert!(text.contains(r#"corbi_http_requests_total{method="GET",route="/api/v1/tenant/settings",status="401"} 1"#), "{text}");
+    let served = concat!(
+        r#"corbi_http_requests_total{method="GET",route="/api/v1/tenant/settings","#,
+        r#"status="200"} 1"#
+    );
+    let refused = concat!(
+        r#"corbi_http_requests_total{method="GET",route="/api/v1/tenant/settings","#,
+        r#"status="401"} 1"#
+    );
+    assert!(text.contains(served), "{text}");
+    assert!(text.contains(refused), "{text}");
     assert!(
         text.contains("corbi_http_request_duration_seconds_bucket"),
         "{text}"

@@ -426,7 +426,12 @@ impl World {
         );
         let mut rooms = Vec::new();
         for name in names {
-            let body = serde_json::json!({"name": name, "kind": "ROOM", "capacity": 6, "calendar": {"mode": "CREATE"}});
+            let body = serde_json::json!({
+                "name": name,
+                "kind": "ROOM",
+                "capacity": 6,
+                "calendar": {"mode": "CREATE"},
+            });
             let created = hub
                 .call(
                     Method::POST,

@@ -441,7 +441,11 @@ async fn external_edits_moves_cancellations_and_creations_reach_corbi_once(engin
         ["CREATED USER", "UPDATED EXTERNAL"]
     );
 
-    let moved = world.outside(Method::PATCH, &path, Some(json!({"start": {"dateTime": "2031-03-03T11:00:00Z", "timeZone": "UTC"}, "end": {"dateTime": "2031-03-03T12:30:00Z", "timeZone": "UTC"}}))).await;
+    let later = json!({
+        "start": {"dateTime": "2031-03-03T11:00:00Z", "timeZone": "UTC"},
+        "end": {"dateTime": "2031-03-03T12:30:00Z", "timeZone": "UTC"},
+    });
+    let moved = world.outside(Method::PATCH, &path, Some(later)).await;
     assert_eq!(moved.status(), 200);
     world
         .wait_meeting(&id, "external reschedule", |m| {
@@ -469,7 +473,19 @@ async fn external_edits_moves_cancellations_and_creations_reach_corbi_once(engin
         ]
     );
 
-    let inserted = world.outside(Method::POST, &events_path(&world.calendars[1]), Some(json!({"summary": "Walk-in from Google", "start": {"dateTime": "2031-03-04T09:00:00Z"}, "end": {"dateTime": "2031-03-04T10:00:00Z"}, "attendees": [{"email": "bob@example.com"}]}))).await;
+    let walk_in = json!({
+        "summary": "Walk-in from Google",
+        "start": {"dateTime": "2031-03-04T09:00:00Z"},
+        "end": {"dateTime": "2031-03-04T10:00:00Z"},
+        "attendees": [{"email": "bob@example.com"}],
+    });
+    let inserted = world
+        .outside(
+            Method::POST,
+            &events_path(&world.calendars[1]),
+            Some(walk_in),
+        )
+        .await;
     assert_eq!(inserted.status(), 200);
     let hub = &world.hub;
     let token = world.acme.admin_token.clone();
@@ -571,9 +587,16 @@ async fn our_own_writes_coming_back_change_nothing(engine: Engine) {
     })
     .await;
     eventually(WAIT, "no queued sync left", || async move {
-        let queued: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE kind = 'sync.calendar' AND state IN ('queued', 'running')").fetch_one(w.hub.db().pool()).await.expect("count");
+        let queued: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM jobs \
+             WHERE kind = 'sync.calendar' AND state IN ('queued', 'running')",
+        )
+        .fetch_one(w.hub.db().pool())
+        .await
+        .expect("count");
         queued == 0
-    }).await;
+    })
+    .await;
     assert_eq!(
         actors(&world.changes(&id).await),
         ["CREATED USER", "UPDATED USER", "CANCELLED USER"]
@@ -603,9 +626,16 @@ async fn a_burst_of_edits_costs_one_or_two_list_calls(engine: Engine) {
         .await;
     let w = &world;
     eventually(WAIT, "quiet", || async move {
-        let queued: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE kind = 'sync.calendar' AND state IN ('queued', 'running')").fetch_one(w.hub.db().pool()).await.expect("count");
+        let queued: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM jobs \
+             WHERE kind = 'sync.calendar' AND state IN ('queued', 'running')",
+        )
+        .fetch_one(w.hub.db().pool())
+        .await
+        .expect("count");
         queued == 0
-    }).await;
+    })
+    .await;
     let before = world.list_calls(&world.calendars[0]);
     for n in 0..20 {
         let response = world
@@ -685,9 +715,16 @@ async fn an_older_version_never_overwrites_a_newer_one(engine: Engine) {
         connection_owner: "tenant".into(),
     };
     let old: Event = serde_json::from_value(json!({
-        "id": google_id(&meeting), "etag": "\"old\"", "status": "confirmed", "summary": "Stale title",
-        "updated": "2000-01-01T00:00:00.000Z", "sequence": 0,
-        "start": {"dateTime": "2031-07-01T05:00:00Z"}, "end": {"dateTime": "2031-07-01T06:00:00Z"}})).expect("event");
+        "id": google_id(&meeting),
+        "etag": "\"old\"",
+        "status": "confirmed",
+        "summary": "Stale title",
+        "updated": "2000-01-01T00:00:00.000Z",
+        "sequence": 0,
+        "start": {"dateTime": "2031-07-01T05:00:00Z"},
+        "end": {"dateTime": "2031-07-01T06:00:00Z"},
+    }))
+    .expect("event");
     let mut tx = world.hub.db().begin_write().await.expect("tx");
     let applied = external::apply_event(&mut tx, &world.hub.hub.state.jobs, &scope, &old)
         .await
@@ -697,7 +734,12 @@ async fn an_older_version_never_overwrites_a_newer_one(engine: Engine) {
     let current = world.meeting(&id).await;
     assert_eq!(current["title"], "Fresh");
     let mut again = world.hub.db().begin_write().await.expect("tx");
-    let same: Event = serde_json::from_value(json!({"id": google_id(&meeting), "etag": current["google"]["etag"], "status": "confirmed"})).expect("event");
+    let same: Event = serde_json::from_value(json!({
+        "id": google_id(&meeting),
+        "etag": current["google"]["etag"],
+        "status": "confirmed",
+    }))
+    .expect("event");
     assert_eq!(
         external::apply_event(&mut again, &world.hub.hub.state.jobs, &scope, &same)
             .await
@@ -816,8 +858,14 @@ fn slot(rng: &mut StdRng) -> (String, String, String) {
 }
 
 async fn converged(world: &SyncWorld, tracked: &[Tracked]) -> Result<(), String> {
-    let rows = sqlx::query("SELECT id, calendar_id, google_event_id, title, start_at, end_at, status, participants, resource_id FROM meetings WHERE tenant_id = $1 AND write_state = 'confirmed'")
-        .bind(&world.acme.tenant_id).fetch_all(world.hub.db().pool()).await.map_err(|e| e.to_string())?;
+    let rows = sqlx::query(
+        "SELECT id, calendar_id, google_event_id, title, start_at, end_at, status, participants, \
+         resource_id FROM meetings WHERE tenant_id = $1 AND write_state = 'confirmed'",
+    )
+    .bind(&world.acme.tenant_id)
+    .fetch_all(world.hub.db().pool())
+    .await
+    .map_err(|e| e.to_string())?;
     let mut local: HashMap<(String, String), Vec<Value>> = HashMap::new();
     for row in &rows {
         let key = (
@@ -833,11 +881,21 @@ async fn converged(world: &SyncWorld, tracked: &[Tracked]) -> Result<(), String>
             .filter_map(|p| p["email"].as_str().map(str::to_string))
             .collect();
         emails.sort();
+        let start = hub::db::parse_timestamp(&row.get::<String, _>("start_at"))
+            .map_err(|e| e.to_string())?
+            .timestamp();
+        let end = hub::db::parse_timestamp(&row.get::<String, _>("end_at"))
+            .map_err(|e| e.to_string())?
+            .timestamp();
         local.entry(key).or_default().push(json!({
-            "id": row.get::<String, _>("id"), "title": row.get::<String, _>("title"),
-            "start": hub::db::parse_timestamp(&row.get::<String, _>("start_at")).map_err(|e| e.to_string())?.timestamp(),
-            "end": hub::db::parse_timestamp(&row.get::<String, _>("end_at")).map_err(|e| e.to_string())?.timestamp(),
-            "status": row.get::<String, _>("status"), "attendees": emails, "resource_id": row.get::<Option<String>, _>("resource_id")}));
+            "id": row.get::<String, _>("id"),
+            "title": row.get::<String, _>("title"),
+            "start": start,
+            "end": end,
+            "status": row.get::<String, _>("status"),
+            "attendees": emails,
+            "resource_id": row.get::<Option<String>, _>("resource_id"),
+        }));
     }
     for (index, calendar) in world.calendars.iter().enumerate() {
         for event in world.google.emulator.events(calendar) {
@@ -881,8 +939,15 @@ async fn converged(world: &SyncWorld, tracked: &[Tracked]) -> Result<(), String>
                         .filter_map(|a| a["email"].as_str().map(str::to_lowercase))
                         .collect();
                     emails.sort();
-                    let expected = json!({"id": m["id"], "title": event["summary"].as_str().unwrap_or_default(), "start": time(&event["start"]), "end": time(&event["end"]),
-                        "status": "SCHEDULED", "attendees": emails, "resource_id": world.rooms[index]});
+                    let expected = json!({
+                        "id": m["id"],
+                        "title": event["summary"].as_str().unwrap_or_default(),
+                        "start": time(&event["start"]),
+                        "end": time(&event["end"]),
+                        "status": "SCHEDULED",
+                        "attendees": emails,
+                        "resource_id": world.rooms[index],
+                    });
                     if *m != expected {
                         return Err(format!(
                             "event {id} differs:\n  CORBI  {m}\n  Google {expected}"
@@ -913,7 +978,8 @@ async fn converged(world: &SyncWorld, tracked: &[Tracked]) -> Result<(), String>
                 .map(|c| format!("{} {} {}", c["change_type"], c["actor_type"], c["diff"]))
                 .collect();
             return Err(format!(
-                "meeting {meeting_id}: {corbi} USER entries for {} CORBI writes, {external} EXTERNAL entries for {} Google writes: {entries:?}",
+                "meeting {meeting_id}: {corbi} USER entries for {} CORBI writes, \
+                 {external} EXTERNAL entries for {} Google writes: {entries:?}",
                 t.corbi_writes, t.external_writes
             ));
         }
@@ -1017,7 +1083,10 @@ async fn corbi_and_google_converge_under_faults_and_a_restart(engine: Engine) {
                         json!({"title": format!("C{op}")})
                     } else {
                         let (day, from, to) = slot(&mut rng);
-                        json!({"start": format!("{day}T{from}:00Z"), "end": format!("{day}T{to}:00Z")})
+                        json!({
+                            "start": format!("{day}T{from}:00Z"),
+                            "end": format!("{day}T{to}:00Z"),
+                        })
                     };
                     let before = world.meeting(&id).await["updated_at"].clone();
                     let response = world
@@ -1063,7 +1132,10 @@ async fn corbi_and_google_converge_under_faults_and_a_restart(engine: Engine) {
                         json!({"summary": format!("G{op}")})
                     } else {
                         let (day, from, to) = slot(&mut rng);
-                        json!({"start": {"dateTime": format!("{day}T{from}:00Z"), "timeZone": "UTC"}, "end": {"dateTime": format!("{day}T{to}:00Z"), "timeZone": "UTC"}})
+                        json!({
+                            "start": {"dateTime": format!("{day}T{from}:00Z"), "timeZone": "UTC"},
+                            "end": {"dateTime": format!("{day}T{to}:00Z"), "timeZone": "UTC"},
+                        })
                     };
                     if world
                         .outside(Method::PATCH, &path, Some(body))
@@ -1078,7 +1150,12 @@ async fn corbi_and_google_converge_under_faults_and_a_restart(engine: Engine) {
             67..=76 => {
                 let calendar = rng.random_range(0..world.calendars.len());
                 let (day, from, to) = slot(&mut rng);
-                let body = json!({"summary": format!("G{op}"), "start": {"dateTime": format!("{day}T{from}:00Z"), "timeZone": "UTC"}, "end": {"dateTime": format!("{day}T{to}:00Z"), "timeZone": "UTC"}, "attendees": [{"email": "bob@example.com"}]});
+                let body = json!({
+                    "summary": format!("G{op}"),
+                    "start": {"dateTime": format!("{day}T{from}:00Z"), "timeZone": "UTC"},
+                    "end": {"dateTime": format!("{day}T{to}:00Z"), "timeZone": "UTC"},
+                    "attendees": [{"email": "bob@example.com"}],
+                });
                 let response = world
                     .outside(
                         Method::POST,
@@ -1184,7 +1261,12 @@ async fn a_persons_own_calendar_is_followed_for_corbi_meetings_only(engine: Engi
     );
     world.wait_followed(member_email).await;
 
-    let body = json!({"title": "1:1", "start": "2030-12-17T10:00:00Z", "end": "2030-12-17T10:30:00Z", "time_zone": "UTC"});
+    let body = json!({
+        "title": "1:1",
+        "start": "2030-12-17T10:00:00Z",
+        "end": "2030-12-17T10:30:00Z",
+        "time_zone": "UTC",
+    });
     let created = world
         .hub
         .call(
@@ -1218,7 +1300,11 @@ async fn a_persons_own_calendar_is_followed_for_corbi_meetings_only(engine: Engi
     let private = client
         .post(world.api(&events_path(member_email)))
         .bearer_auth(&token)
-        .json(&json!({"summary": "Dentist", "start": {"dateTime": "2030-12-17T12:00:00Z"}, "end": {"dateTime": "2030-12-17T13:00:00Z"}}))
+        .json(&json!({
+            "summary": "Dentist",
+            "start": {"dateTime": "2030-12-17T12:00:00Z"},
+            "end": {"dateTime": "2030-12-17T13:00:00Z"},
+        }))
         .send()
         .await
         .expect("sent");
