@@ -1295,19 +1295,12 @@ fn passwd(args: &[&str]) {
 
 /// Logs in as a device, retrying until the reloaded password file lets it in.
 async fn device_login(url: &str, device: &EnrollmentResponse) -> RawClient {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
+    eventually(WAIT, "Mosquitto to admit the device", || async {
         let login = (device.mqtt.username.as_str(), device.mqtt.password.expose());
         let mut client = RawClient::connect(url, &device.device_id, Some(login));
-        if client.outcome().await {
-            return client;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "Mosquitto never admitted the device"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+        client.outcome().await.then_some(client)
+    })
+    .await
 }
 
 /// The schedule snapshots a raw client received on `topic` that open with `key`: their titles.

@@ -297,6 +297,14 @@ async fn failures_back_off_then_dead_letter_and_admins_can_retry(engine: Engine)
 }
 on_both_engines!(failures_back_off_then_dead_letter_and_admins_can_retry);
 
+/// Claims the job once it is due.
+async fn next_due(queue: &Queue) -> ClaimedJob {
+    eventually(WAIT, "the job is due", || async {
+        queue.claim(1).await.expect("claim").pop()
+    })
+    .await
+}
+
 async fn a_failed_attempt_is_rescheduled_with_exponential_backoff(engine: Engine) {
     let test_db = TestDb::new(engine).await;
     let db = test_db.connect().await;
@@ -313,12 +321,7 @@ async fn a_failed_attempt_is_rescheduled_with_exponential_backoff(engine: Engine
         .expect("enqueue")
         .expect("id");
     for (attempt, nominal_ms) in [(1, 400), (2, 800)] {
-        let job = loop {
-            if let Some(job) = queue.claim(1).await.expect("claim").pop() {
-                break job;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        };
+        let job = next_due(&queue).await;
         assert_eq!(job.attempt, attempt);
         let failed_at = Utc::now();
         queue
@@ -333,12 +336,7 @@ async fn a_failed_attempt_is_rescheduled_with_exponential_backoff(engine: Engine
             "attempt {attempt}: {delay} ms"
         );
     }
-    let job = loop {
-        if let Some(job) = queue.claim(1).await.expect("claim").pop() {
-            break job;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let job = next_due(&queue).await;
     queue
         .fail(&job, &JobError::Permanent("bad payload".into()))
         .await

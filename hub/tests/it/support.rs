@@ -339,22 +339,74 @@ pub async fn expect_error(response: Response, status: u16, code: &str) -> Value 
     body
 }
 
-/// Waits until `check` is true, failing after `within`.
-pub async fn eventually<F, Fut>(within: Duration, what: &str, mut check: F)
+/// How often [`eventually`] asks again.
+const POLL: Duration = Duration::from_millis(20);
+
+/// What a condition polled by [`eventually`] answers: whether it holds yet and, if so, the value
+/// the wait returns.
+pub trait Holds {
+    /// What the wait returns once the condition holds.
+    type Value;
+
+    /// The value when the condition holds; otherwise why not yet (shown if time runs out).
+    fn holds(self) -> Result<Self::Value, String>;
+}
+
+/// `true` once it holds.
+impl Holds for bool {
+    type Value = ();
+
+    fn holds(self) -> Result<(), String> {
+        if self {
+            Ok(())
+        } else {
+            Err("still false".into())
+        }
+    }
+}
+
+/// `Some(value)` once it holds.
+impl<T> Holds for Option<T> {
+    type Value = T;
+
+    fn holds(self) -> Result<T, String> {
+        self.ok_or_else(|| "still nothing".into())
+    }
+}
+
+/// `Ok(value)` once it holds, `Err(why not)` until then.
+impl<T, E: std::fmt::Display> Holds for Result<T, E> {
+    type Value = T;
+
+    fn holds(self) -> Result<T, String> {
+        self.map_err(|e| e.to_string())
+    }
+}
+
+/// Polls `check` every few milliseconds until it holds and returns its value; panics naming
+/// `what` (and the last answer) once `within` has passed. The one place tests wait for
+/// something to happen: no test sleeps otherwise.
+pub async fn eventually<F, Fut>(
+    within: Duration,
+    what: &str,
+    mut check: F,
+) -> <Fut::Output as Holds>::Value
 where
     F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
+    Fut: Future,
+    Fut::Output: Holds,
 {
     let deadline = tokio::time::Instant::now() + within;
     loop {
-        if check().await {
-            return;
-        }
+        let last = match check().await.holds() {
+            Ok(value) => return value,
+            Err(why) => why,
+        };
         assert!(
             tokio::time::Instant::now() < deadline,
-            "timed out waiting for: {what}"
+            "timed out after {within:?} waiting for: {what}; last answer: {last}"
         );
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        tokio::time::sleep(POLL).await;
     }
 }
 

@@ -186,16 +186,50 @@ impl SyncWorld {
     }
 
     async fn wait_meeting(&self, id: &str, what: &str, check: impl Fn(&Value) -> bool) {
-        let mut last = Value::Null;
-        let deadline = tokio::time::Instant::now() + WAIT;
-        while tokio::time::Instant::now() < deadline {
-            last = self.meeting(id).await;
-            if check(&last) {
-                return;
+        eventually(WAIT, what, || async {
+            let meeting = self.meeting(id).await;
+            if check(&meeting) {
+                Ok(())
+            } else {
+                Err(format!("meeting: {meeting}"))
             }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+        })
+        .await;
+    }
+
+    /// Calendar syncs queued or running.
+    async fn syncs_pending(&self) -> i64 {
+        sqlx::query_scalar(
+            "SELECT COUNT(*) FROM jobs \
+             WHERE kind = 'sync.calendar' AND state IN ('queued', 'running')",
+        )
+        .fetch_one(self.hub.db().pool())
+        .await
+        .expect("count")
+    }
+
+    /// Calendar syncs waiting for a worker.
+    async fn syncs_queued(&self) -> i64 {
+        sqlx::query_scalar(
+            "SELECT COUNT(*) FROM jobs WHERE kind = 'sync.calendar' AND state = 'queued'",
+        )
+        .fetch_one(self.hub.db().pool())
+        .await
+        .expect("count")
+    }
+
+    /// Syncs every calendar now (coalescing into a sync already queued).
+    async fn sync_all(&self) {
+        for calendar in &self.calendars {
+            sync::enqueue_sync(
+                &self.hub.hub.state.jobs,
+                &self.acme.tenant_id,
+                calendar,
+                chrono::Duration::zero(),
+            )
+            .await
+            .expect("enqueue");
         }
-        panic!("timed out waiting for {what}; meeting: {last}");
     }
 
     fn list_calls(&self, calendar: &str) -> usize {
@@ -402,12 +436,7 @@ async fn a_repeated_notification_is_stored_and_enqueued_once(engine: Engine) {
     let mut other = headers;
     other[4] = ("X-Goog-Message-Number", "15");
     assert_eq!(world.webhook(&other).await.status(), 200);
-    let queued: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM jobs WHERE kind = 'sync.calendar' AND state = 'queued'",
-    )
-    .fetch_one(world.hub.db().pool())
-    .await
-    .expect("count");
+    let queued = world.syncs_queued().await;
     assert_eq!(
         queued, 1,
         "notifications for a calendar whose sync is queued coalesce"
@@ -587,14 +616,7 @@ async fn our_own_writes_coming_back_change_nothing(engine: Engine) {
     })
     .await;
     eventually(WAIT, "no queued sync left", || async move {
-        let queued: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM jobs \
-             WHERE kind = 'sync.calendar' AND state IN ('queued', 'running')",
-        )
-        .fetch_one(w.hub.db().pool())
-        .await
-        .expect("count");
-        queued == 0
+        w.syncs_pending().await == 0
     })
     .await;
     assert_eq!(
@@ -625,16 +647,11 @@ async fn a_burst_of_edits_costs_one_or_two_list_calls(engine: Engine) {
         .wait_meeting(&id, "created", |m| m["status"] == "SCHEDULED")
         .await;
     let w = &world;
-    eventually(WAIT, "quiet", || async move {
-        let queued: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM jobs \
-             WHERE kind = 'sync.calendar' AND state IN ('queued', 'running')",
-        )
-        .fetch_one(w.hub.db().pool())
-        .await
-        .expect("count");
-        queued == 0
-    })
+    eventually(
+        WAIT,
+        "quiet",
+        || async move { w.syncs_pending().await == 0 },
+    )
     .await;
     let before = world.list_calls(&world.calendars[0]);
     for n in 0..20 {
@@ -1223,28 +1240,16 @@ async fn corbi_and_google_converge_under_faults_and_a_restart(engine: Engine) {
         .google
         .emulator
         .apply(emulators::google::AdminCommand::Clear);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(180);
-    let mut last = Err(String::new());
-    while tokio::time::Instant::now() < deadline {
-        for calendar in &world.calendars {
-            sync::enqueue_sync(
-                &world.hub.hub.state.jobs,
-                &world.acme.tenant_id,
-                calendar,
-                chrono::Duration::zero(),
-            )
-            .await
-            .expect("enqueue");
+    let convergence =
+        format!("convergence (seed {seed}, rerun with CORBI_CONVERGENCE_SEED={seed})");
+    eventually(Duration::from_secs(180), &convergence, || async {
+        // Another round of syncs whenever none is waiting, until both sides agree.
+        if world.syncs_queued().await == 0 {
+            world.sync_all().await;
         }
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        last = converged(&world, &tracked).await;
-        if last.is_ok() {
-            break;
-        }
-    }
-    if let Err(problem) = last {
-        panic!("no convergence (seed {seed}, rerun with CORBI_CONVERGENCE_SEED={seed}): {problem}");
-    }
+        converged(&world, &tracked).await
+    })
+    .await;
 }
 on_both_engines!(corbi_and_google_converge_under_faults_and_a_restart);
 
