@@ -1,5 +1,8 @@
 //! Test support: a fresh database per test on either backend, a running hub on port 0, seeded
-//! tenants and a log capture that every test's logs go to.
+//! tenants, the one `eventually` wait and a log capture that every test's logs go to; the edge
+//! tests' MQTT harness is in [`mqtt`].
+
+pub mod mqtt;
 
 use std::{
     io::Write,
