@@ -12,5 +12,6 @@ mod jobs;
 mod meetings;
 mod notify;
 mod observability;
+mod schema;
 mod support;
 mod sync;
