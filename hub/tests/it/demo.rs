@@ -111,7 +111,11 @@ async fn the_demo_binary_writes_credentials_that_work() {
     let inserted = client
         .post(&events_url)
         .bearer_auth(google["external_user_token"].as_str().expect("token"))
-        .json(&serde_json::json!({"summary": "Walk-in", "start": {"dateTime": "2030-01-07T10:00:00Z"}, "end": {"dateTime": "2030-01-07T11:00:00Z"}}))
+        .json(&serde_json::json!({
+            "summary": "Walk-in",
+            "start": {"dateTime": "2030-01-07T10:00:00Z"},
+            "end": {"dateTime": "2030-01-07T11:00:00Z"},
+        }))
         .send()
         .await
         .expect("sent");

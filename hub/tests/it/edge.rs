@@ -4,375 +4,273 @@
 //! Every test makes its own tenant and device ids (UUIDs), so tests sharing one Mosquitto never
 //! see each other's topics.
 
-use std::{
-    net::SocketAddr,
-    sync::{Arc, Mutex},
-    time::Duration,
-};
-
-use base64::{Engine as _, engine::general_purpose::STANDARD};
-use chrono::{DurationRound, Utc};
-use edge_agent::{
-    Agent, AgentConfig, ConnectionState, DeviceIdentity, DeviceOutcome, EnrollmentResponse,
-    SystemClock,
-};
+use chrono::Utc;
+use edge_agent::{ConnectionState, DeviceIdentity, DeviceOutcome, EnrollmentResponse};
 use reqwest::Method;
-use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use rumqttc::QoS;
 use serde_json::{Value, json};
 use shared::protocol::{
     self, CheckIn, CheckInOutcome, Heartbeat, Message,
-    seal::{SealKey, open, seal},
+    seal::{open, seal},
     topics,
 };
-use tokio::{
-    net::{TcpListener, TcpStream},
-    sync::watch,
-    task::JoinHandle,
+
+use crate::{
+    on_both_engines,
+    support::{
+        Engine, World, booking, captured_logs, eventually, expect_error,
+        mqtt::{
+            Broker, Mosquitto, Proxy, RawClient, WAIT, broker_url, device_login, dropped, enroll,
+            enroll_code, enrollment_code, inbox_keys, key, metrics, schedules_on, self_signed,
+            soon, start_agent, start_agent_with, titles, world,
+        },
+    },
 };
 
-use crate::on_both_engines;
-use crate::support::{Engine, World, booking, captured_logs, eventually, expect_error};
+async fn enrollment_hands_out_a_working_identity_once(engine: Engine) {
+    let world = world(engine, Broker::Embedded, &["Atlas"]).await;
+    let room = &world.rooms[0];
+    let hub = &world.hub;
 
-const WAIT: Duration = Duration::from_secs(20);
-
-/// Which broker a scenario runs on.
-#[derive(Debug, Clone, Copy)]
-enum Broker {
-    Embedded,
-    Mosquitto,
-}
-
-async fn world(engine: Engine, broker: Broker, rooms: &[&str]) -> World {
-    World::with_rooms_and(engine, rooms, |config| {
-        if let Broker::Mosquitto = broker {
-            config.mqtt_url = std::env::var("CORBI_TEST_MQTT_URL").unwrap_or_default();
-        }
-    })
-    .await
-}
-
-async fn enrollment_code(world: &World, room: &str) -> String {
-    let created = world
-        .hub
+    let member = hub
         .call(
             Method::POST,
+            &format!("/api/v1/resources/{room}/devices"),
+            Some(&world.acme.member_token),
+            None,
+        )
+        .await;
+    expect_error(member, 403, "FORBIDDEN").await;
+    let globex = hub.seed("globex").await;
+    let foreign = hub
+        .call(
+            Method::POST,
+            &format!("/api/v1/resources/{room}/devices"),
+            Some(&globex.admin_token),
+            None,
+        )
+        .await;
+    expect_error(foreign, 404, "NOT_FOUND").await;
+    let unknown = hub
+        .call(
+            Method::POST,
+            "/api/v1/resources/nope/devices",
+            Some(&world.acme.admin_token),
+            None,
+        )
+        .await;
+    expect_error(unknown, 404, "NOT_FOUND").await;
+    let anonymous = hub
+        .call(
+            Method::POST,
+            &format!("/api/v1/resources/{room}/devices"),
+            None,
+            None,
+        )
+        .await;
+    expect_error(anonymous, 401, "UNAUTHENTICATED").await;
+
+    expect_error(
+        enroll_code(&world, "ABCD-EFGH-JKMN-PQRS-TUVW").await,
+        401,
+        "UNAUTHENTICATED",
+    )
+    .await;
+    expect_error(enroll_code(&world, "").await, 422, "VALIDATION_FAILED").await;
+    let extra = hub
+        .call(
+            Method::POST,
+            "/api/v1/devices/enroll",
+            None,
+            Some(json!({"code": "x"})),
+        )
+        .await;
+    expect_error(extra, 422, "VALIDATION_FAILED").await;
+    let expired = hub::edge::store::create_enrollment(
+        hub.db(),
+        &world.acme.tenant_id,
+        room,
+        "admin",
+        chrono::Duration::minutes(-1),
+    )
+    .await
+    .expect("expired code stored");
+    expect_error(
+        enroll_code(&world, &expired.code).await,
+        401,
+        "UNAUTHENTICATED",
+    )
+    .await;
+
+    let code = enrollment_code(&world, room).await;
+    let answer = enroll_code(&world, &code.to_lowercase().replace('-', "")).await;
+    assert_eq!(answer.status(), 200, "case and dashes do not matter");
+    let enrollment: EnrollmentResponse =
+        answer.json().await.expect("the agent's own type parses it");
+    DeviceIdentity::from_enrollment(enrollment.clone()).expect("topics and keys check out");
+    assert_eq!(&enrollment.resource_id, room);
+    assert_eq!(enrollment.tenant_id, world.acme.tenant_id);
+    assert_eq!(enrollment.mqtt.username, enrollment.device_id);
+    expect_error(enroll_code(&world, &code).await, 401, "UNAUTHENTICATED").await;
+
+    let actor = hub::auth::store::authenticate(hub.db(), enrollment.device_token.expose())
+        .await
+        .expect("device token works");
+    assert_eq!(actor.actor_type, shared::ActorType::Device);
+    assert_eq!(actor.resource_id.as_deref(), Some(room.as_str()));
+    let reads = hub
+        .call(
+            Method::GET,
+            "/api/v1/calendar/events",
+            Some(enrollment.device_token.expose()),
+            None,
+        )
+        .await;
+    assert_eq!(reads.status(), 200);
+
+    let stored: Vec<String> = sqlx::query_scalar("SELECT mqtt_password_hash FROM devices")
+        .fetch_all(hub.db().pool())
+        .await
+        .expect("devices");
+    assert_eq!(stored.len(), 1);
+    assert_ne!(
+        stored[0],
+        enrollment.mqtt.password.expose(),
+        "stored hashed"
+    );
+    let sealed: String = sqlx::query_scalar("SELECT device_key_sealed FROM devices")
+        .fetch_one(hub.db().pool())
+        .await
+        .expect("device");
+    assert!(
+        !sealed.contains(enrollment.keys.device_key.expose()),
+        "key sealed at rest"
+    );
+
+    let list = hub
+        .call(
+            Method::GET,
             &format!("/api/v1/resources/{room}/devices"),
             Some(&world.acme.admin_token),
             None,
         )
         .await;
-    assert_eq!(created.status(), 201);
-    let body: Value = created.json().await.expect("json");
+    let list: Value = list.json().await.expect("json");
+    assert_eq!(list["items"][0]["id"], enrollment.device_id.as_str());
+    let member_list = hub
+        .call(
+            Method::GET,
+            &format!("/api/v1/resources/{room}/devices"),
+            Some(&world.acme.member_token),
+            None,
+        )
+        .await;
+    expect_error(member_list, 403, "FORBIDDEN").await;
+    let logs = captured_logs();
     assert!(
-        body["expires_at"]
-            .as_str()
-            .expect("expires_at")
-            .ends_with('Z')
+        !logs.contains(&code),
+        "enrollment codes never reach the logs"
     );
-    body["enrollment_code"].as_str().expect("code").to_string()
+    assert!(!logs.contains(enrollment.mqtt.password.expose()));
 }
+on_both_engines!(enrollment_hands_out_a_working_identity_once);
 
-async fn enroll_code(world: &World, code: &str) -> reqwest::Response {
-    world
+async fn a_revoked_device_is_cut_off(engine: Engine) {
+    let world = world(engine, Broker::Embedded, &["Atlas"]).await;
+    let room = &world.rooms[0];
+    let enrollment = enroll(&world, room).await;
+    let url = broker_url(&world, &enrollment);
+    let dir = tempfile::tempdir().expect("dir");
+    let agent = start_agent(&enrollment, dir.path(), None);
+    eventually(WAIT, "the agent's first schedule", || async {
+        agent.snapshot().is_some()
+    })
+    .await;
+
+    let revoke_path = format!("/api/v1/devices/{}/revoke", enrollment.device_id);
+    let member = world
         .hub
         .call(
             Method::POST,
-            "/api/v1/devices/enroll",
+            &revoke_path,
+            Some(&world.acme.member_token),
             None,
-            Some(json!({"enrollment_code": code})),
         )
-        .await
-}
-
-async fn enroll(world: &World, room: &str) -> EnrollmentResponse {
-    let code = enrollment_code(world, room).await;
-    let answer = enroll_code(world, &code).await;
-    assert_eq!(answer.status(), 200);
-    answer.json().await.expect("enrollment JSON")
-}
-
-fn start_agent(
-    enrollment: &EnrollmentResponse,
-    dir: &std::path::Path,
-    url: Option<String>,
-) -> Agent {
-    start_agent_with(enrollment, dir, |config| config.mqtt_url = url)
-}
-
-fn start_agent_with(
-    enrollment: &EnrollmentResponse,
-    dir: &std::path::Path,
-    adjust: impl FnOnce(&mut AgentConfig),
-) -> Agent {
-    let identity = DeviceIdentity::from_enrollment(enrollment.clone()).expect("identity checks");
-    let mut config = AgentConfig::new(dir);
-    config.reconnect = edge_agent::logic::Backoff {
-        initial: embassy_time::Duration::from_millis(50),
-        max: embassy_time::Duration::from_millis(300),
-    };
-    config.keep_alive = embassy_time::Duration::from_secs(5);
-    config.housekeeping_every = embassy_time::Duration::from_millis(300);
-    adjust(&mut config);
-    Agent::start(config, identity, Arc::new(SystemClock)).expect("agent starts")
-}
-
-fn titles(agent: &Agent) -> Vec<String> {
-    agent
-        .snapshot()
-        .map(|c| {
-            c.snapshot
-                .meetings
-                .iter()
-                .map(|m| m.title.clone())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// A booking for today or tomorrow (inside the published window) starting `minutes` from now.
-fn soon(room: &str, title: &str, minutes: i64, length: i64) -> Value {
-    let start = (Utc::now() + chrono::Duration::minutes(minutes))
-        .duration_trunc(chrono::Duration::minutes(1))
-        .expect("rounds");
-    let end = start + chrono::Duration::minutes(length);
-    json!({
-        "title": title, "start": start.to_rfc3339(), "end": end.to_rfc3339(), "time_zone": "UTC",
-        "resource_id": room, "participants": [{"email": "ana@example.com", "name": "Ana"}],
-    })
-}
-
-fn key(text: &str) -> SealKey {
-    SealKey::from_slice(&STANDARD.decode(text).expect("base64")).expect("32 bytes")
-}
-
-async fn metrics(world: &World) -> String {
-    world
-        .hub
-        .call(Method::GET, "/metrics", None, None)
-        .await
-        .text()
-        .await
-        .expect("metrics text")
-}
-
-fn dropped(metrics: &str, reason: &str) -> u64 {
-    let prefix = format!("corbi_edge_messages_dropped_total{{what=\"{reason}\"}} ");
-    metrics
-        .lines()
-        .find_map(|l| l.strip_prefix(&prefix))
-        .and_then(|n| n.trim().parse().ok())
-        .unwrap_or(0)
-}
-
-async fn inbox_keys(world: &World, device: &str) -> Vec<String> {
-    hub::edge::store::inbox(world.hub.db(), &world.acme.tenant_id, device)
-        .await
-        .expect("inbox")
-        .into_iter()
-        .map(|e| e.idempotency_key)
-        .collect()
-}
-
-/// Publishes received: topic and payload.
-type Received = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
-
-/// A raw MQTT client logged in as a device, recording every publish it receives.
-struct RawClient {
-    client: AsyncClient,
-    received: Received,
-    connected: watch::Receiver<Option<bool>>,
-    subscriptions: watch::Receiver<usize>,
-    task: JoinHandle<()>,
-}
-
-impl RawClient {
-    fn connect(url: &str, client_id: &str, login: Option<(&str, &str)>) -> RawClient {
-        let url = url::Url::parse(url).expect("mqtt url");
-        let mut options = MqttOptions::new(
-            client_id,
-            url.host_str().expect("host"),
-            url.port().unwrap_or(1883),
-        );
-        options.set_max_packet_size(1 << 20, 1 << 20);
-        if let Some((user, password)) = login {
-            options.set_credentials(user, password);
-        }
-        let (client, mut eventloop) = AsyncClient::new(options, 100);
-        let received: Received = Arc::default();
-        let (state, connected) = watch::channel(None);
-        let (subacks, subscriptions) = watch::channel(0);
-        let sink = received.clone();
-        let task = tokio::spawn(async move {
-            loop {
-                match eventloop.poll().await {
-                    Ok(Event::Incoming(Packet::ConnAck(_))) => {
-                        state.send_replace(Some(true));
-                    }
-                    Ok(Event::Incoming(Packet::SubAck(_))) => {
-                        subacks.send_modify(|n| *n += 1);
-                    }
-                    Ok(Event::Incoming(Packet::Publish(p))) => {
-                        sink.lock()
-                            .expect("lock")
-                            .push((p.topic.clone(), p.payload.to_vec()));
-                    }
-                    Ok(_) => {}
-                    Err(_) => {
-                        state.send_replace(Some(false));
-                        return;
-                    }
-                }
-            }
-        });
-        RawClient {
-            client,
-            received,
-            connected,
-            subscriptions,
-            task,
-        }
-    }
-
-    /// Waits until the broker has acknowledged `count` subscriptions.
-    async fn subscribed(&mut self, count: usize) {
-        tokio::time::timeout(WAIT, self.subscriptions.wait_for(|n| *n >= count))
-            .await
-            .expect("subscriptions acknowledged in time")
-            .expect("watch open");
-    }
-
-    async fn outcome(&mut self) -> bool {
-        let outcome = tokio::time::timeout(WAIT, self.connected.wait_for(Option::is_some))
-            .await
-            .expect("connection outcome in time")
-            .expect("watch open");
-        outcome.unwrap_or(false)
-    }
-
-    fn received(&self) -> Vec<(String, Vec<u8>)> {
-        self.received.lock().expect("lock").clone()
-    }
-}
-
-impl Drop for RawClient {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-fn broker_url(world: &World, enrollment: &EnrollmentResponse) -> String {
-    assert_eq!(enrollment.mqtt.url, world.hub.hub.state.edge.device_url());
-    enrollment.mqtt.url.clone()
-}
-
-on_both_engines! {
-    async fn enrollment_hands_out_a_working_identity_once(engine: Engine) {
-        let world = world(engine, Broker::Embedded, &["Atlas"]).await;
-        let room = &world.rooms[0];
-        let hub = &world.hub;
-
-        let member = hub.call(Method::POST, &format!("/api/v1/resources/{room}/devices"), Some(&world.acme.member_token), None).await;
-        expect_error(member, 403, "FORBIDDEN").await;
-        let globex = hub.seed("globex").await;
-        let foreign = hub.call(Method::POST, &format!("/api/v1/resources/{room}/devices"), Some(&globex.admin_token), None).await;
-        expect_error(foreign, 404, "NOT_FOUND").await;
-        let unknown = hub.call(Method::POST, "/api/v1/resources/nope/devices", Some(&world.acme.admin_token), None).await;
-        expect_error(unknown, 404, "NOT_FOUND").await;
-        let anonymous = hub.call(Method::POST, &format!("/api/v1/resources/{room}/devices"), None, None).await;
-        expect_error(anonymous, 401, "UNAUTHENTICATED").await;
-
-        expect_error(enroll_code(&world, "ABCD-EFGH-JKMN-PQRS-TUVW").await, 401, "UNAUTHENTICATED").await;
-        expect_error(enroll_code(&world, "").await, 422, "VALIDATION_FAILED").await;
-        let extra = hub.call(Method::POST, "/api/v1/devices/enroll", None, Some(json!({"code": "x"}))).await;
-        expect_error(extra, 422, "VALIDATION_FAILED").await;
-        let expired = hub::edge::store::create_enrollment(hub.db(), &world.acme.tenant_id, room, "admin", chrono::Duration::minutes(-1))
-            .await
-            .expect("expired code stored");
-        expect_error(enroll_code(&world, &expired.code).await, 401, "UNAUTHENTICATED").await;
-
-        let code = enrollment_code(&world, room).await;
-        let answer = enroll_code(&world, &code.to_lowercase().replace('-', "")).await;
-        assert_eq!(answer.status(), 200, "case and dashes do not matter");
-        let enrollment: EnrollmentResponse = answer.json().await.expect("the agent's own type parses it");
-        DeviceIdentity::from_enrollment(enrollment.clone()).expect("topics and keys check out");
-        assert_eq!(&enrollment.resource_id, room);
-        assert_eq!(enrollment.tenant_id, world.acme.tenant_id);
-        assert_eq!(enrollment.mqtt.username, enrollment.device_id);
-        expect_error(enroll_code(&world, &code).await, 401, "UNAUTHENTICATED").await;
-
-        let actor = hub::auth::store::authenticate(hub.db(), enrollment.device_token.expose()).await.expect("device token works");
-        assert_eq!(actor.actor_type, shared::ActorType::Device);
-        assert_eq!(actor.resource_id.as_deref(), Some(room.as_str()));
-        let reads = hub.call(Method::GET, "/api/v1/calendar/events", Some(enrollment.device_token.expose()), None).await;
-        assert_eq!(reads.status(), 200);
-
-        let stored: Vec<String> = sqlx::query_scalar("SELECT mqtt_password_hash FROM devices")
-            .fetch_all(hub.db().pool()).await.expect("devices");
-        assert_eq!(stored.len(), 1);
-        assert_ne!(stored[0], enrollment.mqtt.password.expose(), "stored hashed");
-        let sealed: String = sqlx::query_scalar("SELECT device_key_sealed FROM devices")
-            .fetch_one(hub.db().pool()).await.expect("device");
-        assert!(!sealed.contains(enrollment.keys.device_key.expose()), "key sealed at rest");
-
-        let list = hub.call(Method::GET, &format!("/api/v1/resources/{room}/devices"), Some(&world.acme.admin_token), None).await;
-        let list: Value = list.json().await.expect("json");
-        assert_eq!(list["items"][0]["id"], enrollment.device_id.as_str());
-        let member_list = hub.call(Method::GET, &format!("/api/v1/resources/{room}/devices"), Some(&world.acme.member_token), None).await;
-        expect_error(member_list, 403, "FORBIDDEN").await;
-        let logs = captured_logs();
-        assert!(!logs.contains(&code), "enrollment codes never reach the logs");
-        assert!(!logs.contains(enrollment.mqtt.password.expose()));
-    }
-}
-
-on_both_engines! {
-    async fn a_revoked_device_is_cut_off(engine: Engine) {
-        let world = world(engine, Broker::Embedded, &["Atlas"]).await;
-        let room = &world.rooms[0];
-        let enrollment = enroll(&world, room).await;
-        let url = broker_url(&world, &enrollment);
-        let dir = tempfile::tempdir().expect("dir");
-        let agent = start_agent(&enrollment, dir.path(), None);
-        eventually(WAIT, "the agent's first schedule", || async { agent.snapshot().is_some() }).await;
-
-        let revoke_path = format!("/api/v1/devices/{}/revoke", enrollment.device_id);
-        let member = world.hub.call(Method::POST, &revoke_path, Some(&world.acme.member_token), None).await;
-        expect_error(member, 403, "FORBIDDEN").await;
-        let globex = world.hub.seed("globex").await;
-        let foreign = world.hub.call(Method::POST, &revoke_path, Some(&globex.admin_token), None).await;
-        expect_error(foreign, 404, "NOT_FOUND").await;
-        let revoked = world.hub.call(Method::POST, &revoke_path, Some(&world.acme.admin_token), None).await;
-        assert_eq!(revoked.status(), 200);
-        let body: Value = revoked.json().await.expect("json");
-        assert!(body["revoked_at"].is_string());
-
-        let token = world.hub.call(Method::GET, "/api/v1/calendar/events", Some(enrollment.device_token.expose()), None).await;
-        expect_error(token, 401, "UNAUTHENTICATED").await;
-        eventually(WAIT, "the agent to lose its session", || async {
-            agent.connection_state() == ConnectionState::Offline
-        }).await;
-        let mut login = RawClient::connect(&url, &enrollment.device_id, Some((&enrollment.mqtt.username, enrollment.mqtt.password.expose())));
-        assert!(!login.outcome().await, "the broker refuses the revoked login");
-
-        let version = agent.snapshot().map(|c| c.snapshot.version);
-        let generation: i64 = sqlx::query_scalar("SELECT key_generation FROM edge_resources")
-            .fetch_one(world.hub.db().pool()).await.expect("resource key");
-        assert_eq!(generation, 2, "the resource key was rotated");
-        let booked = world.book(&world.acme.member_token, soon(room, "After revocation", 60, 30)).await;
-        assert_eq!(booked.status(), 201);
-        let published = version.unwrap_or(0) + 1;
-        eventually(WAIT, "the booking published under the new key", || async {
-            sqlx::query_scalar::<_, i64>("SELECT snapshot_version FROM edge_resources")
-                .fetch_one(world.hub.db().pool())
-                .await
-                .is_ok_and(|v| u64::try_from(v).unwrap_or(0) > published)
-        })
         .await;
-        assert_eq!(agent.snapshot().map(|c| c.snapshot.version), version, "nothing new reaches it");
-        assert!(agent.connection_state() != ConnectionState::Online);
-        agent.shutdown().await;
-    }
+    expect_error(member, 403, "FORBIDDEN").await;
+    let globex = world.hub.seed("globex").await;
+    let foreign = world
+        .hub
+        .call(Method::POST, &revoke_path, Some(&globex.admin_token), None)
+        .await;
+    expect_error(foreign, 404, "NOT_FOUND").await;
+    let revoked = world
+        .hub
+        .call(
+            Method::POST,
+            &revoke_path,
+            Some(&world.acme.admin_token),
+            None,
+        )
+        .await;
+    assert_eq!(revoked.status(), 200);
+    let body: Value = revoked.json().await.expect("json");
+    assert!(body["revoked_at"].is_string());
+
+    let token = world
+        .hub
+        .call(
+            Method::GET,
+            "/api/v1/calendar/events",
+            Some(enrollment.device_token.expose()),
+            None,
+        )
+        .await;
+    expect_error(token, 401, "UNAUTHENTICATED").await;
+    eventually(WAIT, "the agent to lose its session", || async {
+        agent.connection_state() == ConnectionState::Offline
+    })
+    .await;
+    let mut login = RawClient::connect(
+        &url,
+        &enrollment.device_id,
+        Some((&enrollment.mqtt.username, enrollment.mqtt.password.expose())),
+    );
+    assert!(
+        !login.outcome().await,
+        "the broker refuses the revoked login"
+    );
+
+    let version = agent.snapshot().map(|c| c.snapshot.version);
+    let generation: i64 = sqlx::query_scalar("SELECT key_generation FROM edge_resources")
+        .fetch_one(world.hub.db().pool())
+        .await
+        .expect("resource key");
+    assert_eq!(generation, 2, "the resource key was rotated");
+    let booked = world
+        .book(
+            &world.acme.member_token,
+            soon(room, "After revocation", 60, 30),
+        )
+        .await;
+    assert_eq!(booked.status(), 201);
+    let published = version.unwrap_or(0) + 1;
+    eventually(WAIT, "the booking published under the new key", || async {
+        sqlx::query_scalar::<_, i64>("SELECT snapshot_version FROM edge_resources")
+            .fetch_one(world.hub.db().pool())
+            .await
+            .is_ok_and(|v| u64::try_from(v).unwrap_or(0) > published)
+    })
+    .await;
+    assert_eq!(
+        agent.snapshot().map(|c| c.snapshot.version),
+        version,
+        "nothing new reaches it"
+    );
+    assert!(agent.connection_state() != ConnectionState::Online);
+    agent.shutdown().await;
 }
+on_both_engines!(a_revoked_device_is_cut_off);
 
 async fn each_agent_gets_only_its_own_schedule(engine: Engine, broker: Broker) {
     let world = world(engine, broker, &["Atlas", "Borealis"]).await;
@@ -484,11 +382,10 @@ async fn each_agent_gets_only_its_own_schedule(engine: Engine, broker: Broker) {
     agent_b.shutdown().await;
 }
 
-on_both_engines! {
-    async fn two_agents_get_their_own_schedules(engine: Engine) {
-        each_agent_gets_only_its_own_schedule(engine, Broker::Embedded).await;
-    }
+async fn two_agents_get_their_own_schedules(engine: Engine) {
+    each_agent_gets_only_its_own_schedule(engine, Broker::Embedded).await;
 }
+on_both_engines!(two_agents_get_their_own_schedules);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(
@@ -788,11 +685,10 @@ async fn offline_check_ins_arrive_once_in_order(engine: Engine, broker: Broker) 
     agent.shutdown().await;
 }
 
-on_both_engines! {
-    async fn twenty_offline_check_ins_arrive_once_in_order(engine: Engine) {
-        offline_check_ins_arrive_once_in_order(engine, Broker::Embedded).await;
-    }
+async fn twenty_offline_check_ins_arrive_once_in_order(engine: Engine) {
+    offline_check_ins_arrive_once_in_order(engine, Broker::Embedded).await;
 }
+on_both_engines!(twenty_offline_check_ins_arrive_once_in_order);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(
@@ -833,247 +729,183 @@ async fn a_far_future_booking_is_not_published_but_today_is() {
     agent.shutdown().await;
 }
 
-/// A TCP proxy in front of the broker that can drop all its connections, as if the network
-/// went away.
-struct Proxy {
-    addr: SocketAddr,
-    up: watch::Sender<bool>,
-    task: JoinHandle<()>,
+async fn devices_check_in_and_book_at_the_door_only_for_their_room(engine: Engine) {
+    let world = world(engine, Broker::Embedded, &["Atlas", "Borealis"]).await;
+    let (atlas, borealis) = (world.rooms[0].clone(), world.rooms[1].clone());
+    let tablet = enroll(&world, &atlas).await;
+    let door = enroll(&world, &borealis).await;
+    let here: Value = world
+        .book(&world.acme.member_token, soon(&atlas, "Here", 5, 30))
+        .await
+        .json()
+        .await
+        .expect("json");
+    let there: Value = world
+        .book(&world.acme.member_token, soon(&borealis, "There", 90, 30))
+        .await
+        .json()
+        .await
+        .expect("json");
+    let show = |id: &Value| {
+        format!(
+            "/api/v1/calendar/events/{}/show",
+            id["id"].as_str().expect("id")
+        )
+    };
+
+    expect_error(
+        world
+            .hub
+            .call(
+                Method::POST,
+                &show(&there),
+                Some(tablet.device_token.expose()),
+                None,
+            )
+            .await,
+        403,
+        "FORBIDDEN",
+    )
+    .await;
+    let checked: Value = world
+        .hub
+        .call(
+            Method::POST,
+            &show(&here),
+            Some(tablet.device_token.expose()),
+            None,
+        )
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(checked["status"], "ATTENDED");
+    expect_error(
+        world
+            .book(
+                tablet.device_token.expose(),
+                soon(&borealis, "Not mine", 200, 30),
+            )
+            .await,
+        403,
+        "FORBIDDEN",
+    )
+    .await;
+
+    let dir = tempfile::tempdir().expect("dir");
+    let agent = start_agent(&door, dir.path(), None);
+    eventually(WAIT, "the door device is online", || async {
+        agent.connection_state() == ConnectionState::Online
+    })
+    .await;
+    let pending = agent.book_walk_up(30, "Quick sync").expect("queued");
+    let outcome = tokio::time::timeout(WAIT, pending.outcome())
+        .await
+        .expect("answered")
+        .expect("agent alive");
+    let DeviceOutcome::WalkUp(shared::protocol::WalkUpOutcome::Confirmed {
+        meeting_id,
+        start_ms,
+        end_ms,
+    }) = outcome
+    else {
+        panic!("walk-up refused: {outcome:?}");
+    };
+    assert_eq!((end_ms - start_ms) / 60_000, 30);
+    let booked: Value = world
+        .hub
+        .call(
+            Method::GET,
+            &format!("/api/v1/calendar/events/{meeting_id}"),
+            Some(&world.acme.admin_token),
+            None,
+        )
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(booked["resource_id"], borealis.as_str());
+    assert_eq!(booked["created_by_type"], "HUMAN");
+    let calendar = world.calendar_of(&borealis).await;
+    assert!(
+        world
+            .google
+            .emulator
+            .events(&calendar)
+            .iter()
+            .any(|e| e["summary"] == "Quick sync"),
+        "written to Google"
+    );
+    let second = agent.book_walk_up(60, "Too long").expect("queued");
+    let refused = tokio::time::timeout(WAIT, second.outcome())
+        .await
+        .expect("answered")
+        .expect("agent alive");
+    assert!(
+        matches!(
+            refused,
+            DeviceOutcome::WalkUp(shared::protocol::WalkUpOutcome::Refused {
+                reason: shared::protocol::RefusalCode::Conflict,
+                ..
+            })
+        ),
+        "the room is taken now: {refused:?}"
+    );
+    agent.shutdown().await;
 }
+on_both_engines!(devices_check_in_and_book_at_the_door_only_for_their_room);
 
-impl Proxy {
-    async fn start(broker_url: &str) -> Proxy {
-        let url = url::Url::parse(broker_url).expect("url");
-        let upstream =
-            tokio::net::lookup_host((url.host_str().expect("host"), url.port().unwrap_or(1883)))
-                .await
-                .expect("resolves")
-                .next()
-                .expect("address");
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let up = watch::Sender::new(true);
-        let task = tokio::spawn(accept(listener, upstream, up.clone()));
-        Proxy { addr, up, task }
-    }
-
-    fn url(&self) -> String {
-        format!("mqtt://{}", self.addr)
-    }
-
-    fn cut(&self) {
-        self.up.send_replace(false);
-    }
-
-    fn restore(&self) {
-        self.up.send_replace(true);
-    }
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-async fn accept(listener: TcpListener, upstream: SocketAddr, up: watch::Sender<bool>) {
-    while let Ok((mut client, _)) = listener.accept().await {
-        if !*up.borrow() {
-            continue;
-        }
-        let mut down = up.subscribe();
-        tokio::spawn(async move {
-            let Ok(mut server) = TcpStream::connect(upstream).await else {
-                return;
-            };
-            tokio::select! {
-                _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
-                _ = down.wait_for(|up| !*up) => {}
-            }
-        });
-    }
-}
-
-on_both_engines! {
-    async fn devices_check_in_and_book_at_the_door_only_for_their_room(engine: Engine) {
-        let world = world(engine, Broker::Embedded, &["Atlas", "Borealis"]).await;
-        let (atlas, borealis) = (world.rooms[0].clone(), world.rooms[1].clone());
-        let tablet = enroll(&world, &atlas).await;
-        let door = enroll(&world, &borealis).await;
-        let here: Value = world.book(&world.acme.member_token, soon(&atlas, "Here", 5, 30)).await.json().await.expect("json");
-        let there: Value = world.book(&world.acme.member_token, soon(&borealis, "There", 90, 30)).await.json().await.expect("json");
-        let show = |id: &Value| format!("/api/v1/calendar/events/{}/show", id["id"].as_str().expect("id"));
-
-        expect_error(world.hub.call(Method::POST, &show(&there), Some(tablet.device_token.expose()), None).await, 403, "FORBIDDEN").await;
-        let checked: Value = world.hub.call(Method::POST, &show(&here), Some(tablet.device_token.expose()), None).await.json().await.expect("json");
-        assert_eq!(checked["status"], "ATTENDED");
-        expect_error(world.book(tablet.device_token.expose(), soon(&borealis, "Not mine", 200, 30)).await, 403, "FORBIDDEN").await;
-
-        let dir = tempfile::tempdir().expect("dir");
-        let agent = start_agent(&door, dir.path(), None);
-        eventually(WAIT, "the door device is online", || async { agent.connection_state() == ConnectionState::Online }).await;
-        let pending = agent.book_walk_up(30, "Quick sync").expect("queued");
-        let outcome = tokio::time::timeout(WAIT, pending.outcome()).await.expect("answered").expect("agent alive");
-        let DeviceOutcome::WalkUp(shared::protocol::WalkUpOutcome::Confirmed { meeting_id, start_ms, end_ms }) = outcome else {
-            panic!("walk-up refused: {outcome:?}");
-        };
-        assert_eq!((end_ms - start_ms) / 60_000, 30);
-        let booked: Value = world.hub.call(Method::GET, &format!("/api/v1/calendar/events/{meeting_id}"), Some(&world.acme.admin_token), None).await.json().await.expect("json");
-        assert_eq!(booked["resource_id"], borealis.as_str());
-        assert_eq!(booked["created_by_type"], "HUMAN");
-        let calendar = world.calendar_of(&borealis).await;
-        assert!(world.google.emulator.events(&calendar).iter().any(|e| e["summary"] == "Quick sync"), "written to Google");
-        let second = agent.book_walk_up(60, "Too long").expect("queued");
-        let refused = tokio::time::timeout(WAIT, second.outcome()).await.expect("answered").expect("agent alive");
-        assert!(
-            matches!(refused, DeviceOutcome::WalkUp(shared::protocol::WalkUpOutcome::Refused { reason: shared::protocol::RefusalCode::Conflict, .. })),
-            "the room is taken now: {refused:?}"
-        );
-        agent.shutdown().await;
-    }
-}
-
-on_both_engines! {
-    async fn a_released_room_shows_released_on_the_tablet(engine: Engine) {
-        let world = world(engine, Broker::Embedded, &["Atlas"]).await;
-        let room = world.rooms[0].clone();
-        world.hub.call(Method::PUT, "/api/v1/tenant/settings", Some(&world.acme.admin_token), Some(json!({"auto_release": {"enabled": true, "after_minutes": 10}}))).await;
-        let tablet = enroll(&world, &room).await;
-        let dir = tempfile::tempdir().expect("dir");
-        let agent = start_agent(&tablet, dir.path(), None);
-        let booked: Value = world.book(&world.acme.member_token, soon(&room, "Unused", 2, 60)).await.json().await.expect("json");
-        eventually(WAIT, "the tablet has the meeting", || async { titles(&agent) == ["Unused"] }).await;
-        let start = chrono::DateTime::parse_from_rfc3339(booked["start"].as_str().expect("start")).expect("time").with_timezone(&Utc);
-        let state = &world.hub.hub.state;
-        let swept = hub::attendance::sweep(&state.db, &state.jobs, &state.google, &state.metrics, start + chrono::Duration::minutes(10)).await.expect("sweep");
-        assert_eq!(swept.released, 1);
-        eventually(WAIT, "the tablet shows the room released", || async {
-            agent.snapshot().is_some_and(|c| c.snapshot.meetings.first().is_some_and(|m| m.status == shared::protocol::SnapshotStatus::Released))
-        })
+async fn a_released_room_shows_released_on_the_tablet(engine: Engine) {
+    let world = world(engine, Broker::Embedded, &["Atlas"]).await;
+    let room = world.rooms[0].clone();
+    world
+        .hub
+        .call(
+            Method::PUT,
+            "/api/v1/tenant/settings",
+            Some(&world.acme.admin_token),
+            Some(json!({"auto_release": {"enabled": true, "after_minutes": 10}})),
+        )
         .await;
-        agent.shutdown().await;
-    }
-}
-
-/// A private Mosquitto for one test, run from the machine's binary with its own port, password
-/// file and ACL (the one `hub edge-acl` prints); killed when dropped.
-struct Mosquitto {
-    dir: tempfile::TempDir,
-    port: u16,
-    process: tokio::process::Child,
-}
-
-const MOSQUITTO: &str = "/usr/sbin/mosquitto";
-const MOSQUITTO_PASSWD: &str = "/usr/bin/mosquitto_passwd";
-
-impl Mosquitto {
-    /// Starts it with only the hub's login and the hub's ACL entry.
-    async fn start(hub_user: &str, hub_password: &str) -> Mosquitto {
-        let dir = tempfile::tempdir().expect("dir");
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|probe| probe.local_addr())
-            .expect("a free port")
-            .port();
-        let path = |name: &str| dir.path().join(name).display().to_string();
-        passwd(&["-b", "-c", &path("passwords"), hub_user, hub_password]);
-        std::fs::write(path("acl"), hub::edge::acl::mosquitto_acl(hub_user, &[])).expect("acl");
-        // `user root` only matters when the tests run as root: Mosquitto would otherwise
-        // switch to the `mosquitto` user, who cannot read this private directory.
-        let config = format!(
-            "listener {port} 127.0.0.1\nallow_anonymous false\npassword_file {}\nacl_file {}\n\
-             persistence false\nuser root\nlog_dest file {}\n",
-            path("passwords"),
-            path("acl"),
-            path("mosquitto.log"),
-        );
-        std::fs::write(path("mosquitto.conf"), config).expect("config");
-        let process = tokio::process::Command::new(MOSQUITTO)
-            .arg("-c")
-            .arg(path("mosquitto.conf"))
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!("{MOSQUITTO} must be installed (apt install mosquitto): {e}")
-            });
-        let broker = Mosquitto { dir, port, process };
-        eventually(WAIT, "Mosquitto listening", || async {
-            TcpStream::connect(("127.0.0.1", port)).await.is_ok()
+    let tablet = enroll(&world, &room).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let agent = start_agent(&tablet, dir.path(), None);
+    let booked: Value = world
+        .book(&world.acme.member_token, soon(&room, "Unused", 2, 60))
+        .await
+        .json()
+        .await
+        .expect("json");
+    eventually(WAIT, "the tablet has the meeting", || async {
+        titles(&agent) == ["Unused"]
+    })
+    .await;
+    let start = chrono::DateTime::parse_from_rfc3339(booked["start"].as_str().expect("start"))
+        .expect("time")
+        .with_timezone(&Utc);
+    let state = &world.hub.hub.state;
+    let swept = hub::attendance::sweep(
+        &state.db,
+        &state.jobs,
+        &state.google,
+        &state.metrics,
+        start + chrono::Duration::minutes(10),
+    )
+    .await
+    .expect("sweep");
+    assert_eq!(swept.released, 1);
+    eventually(WAIT, "the tablet shows the room released", || async {
+        agent.snapshot().is_some_and(|c| {
+            c.snapshot
+                .meetings
+                .first()
+                .is_some_and(|m| m.status == shared::protocol::SnapshotStatus::Released)
         })
-        .await;
-        broker
-    }
-
-    fn url(&self) -> String {
-        format!("mqtt://127.0.0.1:{}", self.port)
-    }
-
-    /// Adds the devices' logins, writes the ACL of the hub's active devices and reloads, as an
-    /// operator does after an enrollment.
-    async fn admit(&self, hub_user: &str, db: &hub::db::Db, devices: &[&EnrollmentResponse]) {
-        let passwords = self.dir.path().join("passwords").display().to_string();
-        for device in devices {
-            passwd(&[
-                "-b",
-                &passwords,
-                &device.mqtt.username,
-                device.mqtt.password.expose(),
-            ]);
-        }
-        let active = hub::edge::store::active_devices(db).await.expect("devices");
-        assert_eq!(active.len(), devices.len());
-        let acl = hub::edge::acl::mosquitto_acl(hub_user, &active);
-        std::fs::write(self.dir.path().join("acl"), acl).expect("acl");
-        let pid = self.process.id().expect("running").to_string();
-        let hup = std::process::Command::new("kill")
-            .args(["-HUP", &pid])
-            .status()
-            .expect("kill");
-        assert!(hup.success());
-    }
+    })
+    .await;
+    agent.shutdown().await;
 }
-
-fn passwd(args: &[&str]) {
-    let status = std::process::Command::new(MOSQUITTO_PASSWD)
-        .args(args)
-        .status()
-        .unwrap_or_else(|e| panic!("{MOSQUITTO_PASSWD} must be installed: {e}"));
-    assert!(status.success(), "mosquitto_passwd failed");
-}
-
-/// Logs in as a device, retrying until the reloaded password file lets it in.
-async fn device_login(url: &str, device: &EnrollmentResponse) -> RawClient {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let login = (device.mqtt.username.as_str(), device.mqtt.password.expose());
-        let mut client = RawClient::connect(url, &device.device_id, Some(login));
-        if client.outcome().await {
-            return client;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "Mosquitto never admitted the device"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-/// The schedule snapshots a raw client received on `topic` that open with `key`: their titles.
-fn schedules_on(client: &RawClient, topic: &str, key: &SealKey) -> Vec<Vec<String>> {
-    client
-        .received()
-        .into_iter()
-        .filter(|(t, _)| t == topic)
-        .filter_map(|(t, payload)| open(key, &t, &payload).ok())
-        .filter_map(|bytes| match protocol::decode(&bytes) {
-            Ok(Message::ScheduleSnapshot(s)) => {
-                Some(s.meetings.into_iter().map(|m| m.title).collect())
-            }
-            _ => None,
-        })
-        .collect()
-}
+on_both_engines!(a_released_room_shows_released_on_the_tablet);
 
 /// The machine's Mosquitto with the ACL `hub edge-acl` generates confines a device to its own
 /// topics, beside the payload seals: a device subscribed to every schedule (and to `#`) gets only
@@ -1201,32 +1033,6 @@ async fn mosquitto_with_the_generated_acl_confines_each_device() {
     );
     agent_b.shutdown().await;
     drop(mosquitto);
-}
-
-/// A self-signed certificate for 127.0.0.1 made with the machine's `openssl`: (cert, key) paths.
-/// Not a CA (webpki refuses a CA certificate as the server's own), trusted as itself.
-fn self_signed(dir: &std::path::Path) -> (String, String) {
-    let cert = dir.join("cert.pem").display().to_string();
-    let key = dir.join("key.pem").display().to_string();
-    let status = std::process::Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-        ])
-        .args(["-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"])
-        .args(["-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"])
-        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
-        .args(["-keyout", &key, "-out", &cert])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .expect("openssl must be installed");
-    assert!(status.success(), "openssl made no certificate");
-    (cert, key)
 }
 
 /// With `MQTT_TLS_CERT`/`MQTT_TLS_KEY` the embedded broker's device listener speaks TLS only:

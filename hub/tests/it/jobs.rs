@@ -27,7 +27,7 @@ use sqlx::Row;
 
 use crate::{
     on_both_engines,
-    support::{TestDb, TestHub, eventually, expect_error, fast_jobs},
+    support::{Engine, TestDb, TestHub, eventually, expect_error, fast_jobs},
 };
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -109,53 +109,74 @@ async fn job_row(db: &Db, job_id: &str) -> (String, i64, String) {
     (row.get("state"), row.get("attempts"), row.get("run_at"))
 }
 
-on_both_engines! {
-    async fn a_runner_that_dies_mid_job_loses_its_lease_and_the_effect_happens_once(engine: Engine) {
-        let test_db = TestDb::new(engine).await;
-        let db = test_db.connect().await;
-        create_effects_table(&db).await;
-        // The first process claims the job with a short lease, writes its effect in a
-        // transaction and dies before committing (the transaction is dropped, as kill -9 would).
-        let dying = Queue::new(test_db.connect().await, hub::config::JobsConfig { lease_secs: 1, ..fast_jobs() }, Registry::new());
-        let job_id = dying.enqueue(NewJob::now("test.effect", None, json!({}))).await.expect("enqueued").expect("id");
-        let claimed = dying.claim(1).await.expect("claim").pop().expect("claimed");
-        let mut tx = dying.db().begin_write().await.expect("tx");
-        insert_effect(&mut tx, &claimed.id).await;
-        drop(tx);
-        dying.db().close().await;
-        assert_eq!(job_row(&db, &job_id).await.0, "running");
+async fn a_runner_that_dies_mid_job_loses_its_lease_and_the_effect_happens_once(engine: Engine) {
+    let test_db = TestDb::new(engine).await;
+    let db = test_db.connect().await;
+    create_effects_table(&db).await;
+    // The first process claims the job with a short lease, writes its effect in a
+    // transaction and dies before committing (the transaction is dropped, as kill -9 would).
+    let dying = Queue::new(
+        test_db.connect().await,
+        hub::config::JobsConfig {
+            lease_secs: 1,
+            ..fast_jobs()
+        },
+        Registry::new(),
+    );
+    let job_id = dying
+        .enqueue(NewJob::now("test.effect", None, json!({})))
+        .await
+        .expect("enqueued")
+        .expect("id");
+    let claimed = dying.claim(1).await.expect("claim").pop().expect("claimed");
+    let mut tx = dying.db().begin_write().await.expect("tx");
+    insert_effect(&mut tx, &claimed.id).await;
+    drop(tx);
+    dying.db().close().await;
+    assert_eq!(job_row(&db, &job_id).await.0, "running");
 
-        // A second process runs the job once the lease has expired.
-        let mut registry = Registry::new();
-        registry.handle("test.effect", RecordEffect);
-        let queue = Queue::new(db.clone(), fast_jobs(), registry);
-        let shutdown = tokio_util::sync::CancellationToken::new();
-        let metrics = Arc::new(hub::observability::Metrics::new());
-        let tasks = runner::spawn(queue.clone(), metrics.clone(), shutdown.clone());
-        eventually(WAIT, "the job is run again after its lease expired", || async {
-            job_row(&db, &job_id).await.0 == "done"
-        }).await;
-        shutdown.cancel();
-        for task in tasks {
-            task.await.expect("runner stops");
-        }
-        let (_, attempts, _) = job_row(&db, &job_id).await;
-        assert_eq!(attempts, 2, "run again exactly once after the crash");
-        assert_eq!(effects(&db, &job_id).await, 1, "the crashed attempt left nothing behind");
+    // A second process runs the job once the lease has expired.
+    let mut registry = Registry::new();
+    registry.handle("test.effect", RecordEffect);
+    let queue = Queue::new(db.clone(), fast_jobs(), registry);
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let metrics = Arc::new(hub::observability::Metrics::new());
+    let tasks = runner::spawn(queue.clone(), metrics.clone(), shutdown.clone());
+    eventually(
+        WAIT,
+        "the job is run again after its lease expired",
+        || async { job_row(&db, &job_id).await.0 == "done" },
+    )
+    .await;
+    shutdown.cancel();
+    for task in tasks {
+        task.await.expect("runner stops");
     }
+    let (_, attempts, _) = job_row(&db, &job_id).await;
+    assert_eq!(attempts, 2, "run again exactly once after the crash");
+    assert_eq!(
+        effects(&db, &job_id).await,
+        1,
+        "the crashed attempt left nothing behind"
+    );
 }
+on_both_engines!(a_runner_that_dies_mid_job_loses_its_lease_and_the_effect_happens_once);
 
-on_both_engines! {
-    async fn racing_workers_never_claim_one_job_twice(engine: Engine) {
-        let test_db = TestDb::new(engine).await;
-        let first = Queue::new(test_db.connect().await, fast_jobs(), Registry::new());
-        let second = Queue::new(test_db.connect().await, fast_jobs(), Registry::new());
-        let mut enqueued = HashSet::new();
-        for n in 0..60 {
-            let id = first.enqueue(NewJob::now("test.race", None, json!({"n": n}))).await.expect("enqueue").expect("id");
-            enqueued.insert(id);
-        }
-        let claim_all = |queue: Queue| tokio::spawn(async move {
+async fn racing_workers_never_claim_one_job_twice(engine: Engine) {
+    let test_db = TestDb::new(engine).await;
+    let first = Queue::new(test_db.connect().await, fast_jobs(), Registry::new());
+    let second = Queue::new(test_db.connect().await, fast_jobs(), Registry::new());
+    let mut enqueued = HashSet::new();
+    for n in 0..60 {
+        let id = first
+            .enqueue(NewJob::now("test.race", None, json!({"n": n})))
+            .await
+            .expect("enqueue")
+            .expect("id");
+        enqueued.insert(id);
+    }
+    let claim_all = |queue: Queue| {
+        tokio::spawn(async move {
             let mut mine = Vec::new();
             loop {
                 let batch = queue.claim(3).await.expect("claim");
@@ -164,180 +185,336 @@ on_both_engines! {
                 }
                 mine.extend(batch.into_iter().map(|job| job.id));
             }
+        })
+    };
+    let (a, b) = tokio::join!(claim_all(first), claim_all(second));
+    let (a, b) = (a.expect("worker a"), b.expect("worker b"));
+    let all: Vec<String> = a.iter().chain(b.iter()).cloned().collect();
+    let distinct: HashSet<String> = all.iter().cloned().collect();
+    assert_eq!(all.len(), distinct.len(), "a job was claimed twice");
+    assert_eq!(distinct, enqueued, "every job was claimed");
+}
+on_both_engines!(racing_workers_never_claim_one_job_twice);
+
+async fn failures_back_off_then_dead_letter_and_admins_can_retry(engine: Engine) {
+    let succeed = Arc::new(AtomicBool::new(false));
+    let runs = Arc::new(AtomicUsize::new(0));
+    let mut registry = Registry::new();
+    registry.handle(
+        "test.flaky",
+        FailUntil {
+            succeed: succeed.clone(),
+            runs: runs.clone(),
+        },
+    );
+    let hub = TestHub::start_with(engine, registry, |_| {}).await;
+    let acme = hub.seed("acme").await;
+    let globex = hub.seed("globex").await;
+    let queue = hub.hub.state.jobs.clone();
+    let job_id = queue
+        .enqueue(NewJob::now("test.flaky", Some(&acme.tenant_id), json!({})))
+        .await
+        .expect("enqueue")
+        .expect("id");
+
+    eventually(
+        WAIT,
+        "the job is dead-lettered after 3 attempts",
+        || async { job_row(hub.db(), &job_id).await.0 == "dead" },
+    )
+    .await;
+    assert_eq!(runs.load(Ordering::SeqCst), 3);
+
+    let dead: Value = hub
+        .call(
+            Method::GET,
+            "/api/v1/admin/jobs?state=dead",
+            Some(&acme.admin_token),
+            None,
+        )
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(dead["items"][0]["id"], job_id.as_str());
+    assert_eq!(dead["items"][0]["attempts"], 3);
+    assert_eq!(dead["items"][0]["last_error"], "the vendor answered 503");
+    let theirs: Value = hub
+        .call(
+            Method::GET,
+            "/api/v1/admin/jobs?state=dead",
+            Some(&globex.admin_token),
+            None,
+        )
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        theirs["items"].as_array().map(Vec::len),
+        Some(0),
+        "another tenant sees none of it"
+    );
+    expect_error(
+        hub.call(
+            Method::GET,
+            "/api/v1/admin/jobs",
+            Some(&acme.member_token),
+            None,
+        )
+        .await,
+        403,
+        "FORBIDDEN",
+    )
+    .await;
+    let retry_path = format!("/api/v1/admin/jobs/{job_id}/retry");
+    expect_error(
+        hub.call(Method::POST, &retry_path, Some(&globex.admin_token), None)
+            .await,
+        404,
+        "NOT_FOUND",
+    )
+    .await;
+
+    succeed.store(true, Ordering::SeqCst);
+    let retried = hub
+        .call(Method::POST, &retry_path, Some(&acme.admin_token), None)
+        .await;
+    assert_eq!(retried.status(), 200);
+    eventually(WAIT, "the retried job finishes", || async {
+        job_row(hub.db(), &job_id).await.0 == "done"
+    })
+    .await;
+    assert_eq!(runs.load(Ordering::SeqCst), 4);
+    expect_error(
+        hub.call(Method::POST, &retry_path, Some(&acme.admin_token), None)
+            .await,
+        404,
+        "NOT_FOUND",
+    )
+    .await;
+    hub.stop().await;
+}
+on_both_engines!(failures_back_off_then_dead_letter_and_admins_can_retry);
+
+/// Claims the job once it is due.
+async fn next_due(queue: &Queue) -> ClaimedJob {
+    eventually(WAIT, "the job is due", || async {
+        queue.claim(1).await.expect("claim").pop()
+    })
+    .await
+}
+
+async fn a_failed_attempt_is_rescheduled_with_exponential_backoff(engine: Engine) {
+    let test_db = TestDb::new(engine).await;
+    let db = test_db.connect().await;
+    let config = hub::config::JobsConfig {
+        backoff_base_ms: 400,
+        backoff_max_secs: 60,
+        max_attempts: 5,
+        ..fast_jobs()
+    };
+    let queue = Queue::new(db.clone(), config, Registry::new());
+    let job_id = queue
+        .enqueue(NewJob::now("test.backoff", None, json!({})))
+        .await
+        .expect("enqueue")
+        .expect("id");
+    for (attempt, nominal_ms) in [(1, 400), (2, 800)] {
+        let job = next_due(&queue).await;
+        assert_eq!(job.attempt, attempt);
+        let failed_at = Utc::now();
+        queue
+            .fail(&job, &JobError::Retry("busy".into()))
+            .await
+            .expect("recorded");
+        let (state, _, run_at) = job_row(&db, &job_id).await;
+        assert_eq!(state, "queued");
+        let delay = (parse_timestamp(&run_at).expect("time") - failed_at).num_milliseconds();
+        assert!(
+            delay >= nominal_ms / 2 - 5 && delay <= nominal_ms + 200,
+            "attempt {attempt}: {delay} ms"
+        );
+    }
+    let job = next_due(&queue).await;
+    queue
+        .fail(&job, &JobError::Permanent("bad payload".into()))
+        .await
+        .expect("recorded");
+    assert_eq!(
+        job_row(&db, &job_id).await.0,
+        "dead",
+        "a permanent error dead-letters at once"
+    );
+}
+on_both_engines!(a_failed_attempt_is_rescheduled_with_exponential_backoff);
+
+async fn queued_jobs_with_one_key_coalesce(engine: Engine) {
+    let test_db = TestDb::new(engine).await;
+    let queue = Queue::new(test_db.connect().await, fast_jobs(), Registry::new());
+    let mut ids = Vec::new();
+    for _ in 0..5 {
+        ids.push(
+            queue
+                .enqueue(NewJob::now("sync.calendar", None, json!({})).coalesce("sync:cal-1"))
+                .await
+                .expect("enqueue"),
+        );
+    }
+    assert!(ids[0].is_some());
+    assert!(ids[1..].iter().all(Option::is_none), "{ids:?}");
+    let claimed = queue.claim(10).await.expect("claim");
+    assert_eq!(claimed.len(), 1);
+    let again = queue
+        .enqueue(NewJob::now("sync.calendar", None, json!({})).coalesce("sync:cal-1"))
+        .await
+        .expect("enqueue");
+    assert!(
+        again.is_some(),
+        "a job already running does not swallow the next one"
+    );
+}
+on_both_engines!(queued_jobs_with_one_key_coalesce);
+
+async fn outbox_events_reach_subscribers_only_when_committed(engine: Engine) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let mut registry = Registry::new();
+    // A type of its own: the hub's meeting and resource consumers read typed events and
+    // dead-letter an unreadable one, which this envelope-level test would otherwise leave.
+    registry
+        .handle("test.consumer", Collect(seen.clone()))
+        .subscribe("probe.", "test.consumer");
+    let hub = TestHub::start_with(engine, registry, |_| {}).await;
+    let acme = hub.seed("acme").await;
+    let queue = hub.hub.state.jobs.clone();
+    let event = |kind: &str| DomainEvent {
+        tenant_id: acme.tenant_id.clone(),
+        event_type: kind.to_string(),
+        subject_id: Some("m-1".into()),
+        payload: json!({"title": "Review"}),
+    };
+
+    let mut tx = hub.db().begin_write().await.expect("tx");
+    outbox::emit(&queue, &mut tx, event("probe.created"))
+        .await
+        .expect("emit");
+    tx.rollback().await.expect("rollback");
+
+    let mut tx = hub.db().begin_write().await.expect("tx");
+    let kept = outbox::emit(&queue, &mut tx, event("probe.cancelled"))
+        .await
+        .expect("emit");
+    outbox::emit(&queue, &mut tx, event("unsubscribed.updated"))
+        .await
+        .expect("emit");
+    tx.commit().await.expect("commit");
+    queue.notify_workers();
+
+    eventually(WAIT, "the committed event is delivered", || async {
+        !seen.lock().expect("lock").is_empty()
+    })
+    .await;
+    eventually(WAIT, "no consumer job is left", || async {
+        queue
+            .depth()
+            .await
+            .expect("depth")
+            .iter()
+            .all(|(s, n)| *s == JobState::Done || *n == 0)
+    })
+    .await;
+    let seen = seen.lock().expect("lock").clone();
+    assert_eq!(
+        seen.len(),
+        1,
+        "rolled-back and unsubscribed events are not delivered: {seen:?}"
+    );
+    assert_eq!(seen[0].event_id, kept);
+    assert_eq!(seen[0].event, event("probe.cancelled"));
+    let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox_events")
+        .fetch_one(hub.db().pool())
+        .await
+        .expect("count");
+    assert_eq!(stored, 2);
+    hub.stop().await;
+}
+on_both_engines!(outbox_events_reach_subscribers_only_when_committed);
+
+async fn a_periodic_job_is_enqueued_once_per_interval_across_processes(engine: Engine) {
+    let test_db = TestDb::new(engine).await;
+    let registry = || {
+        let mut registry = Registry::new();
+        registry.every(Periodic {
+            name: "test.tick".into(),
+            every: Duration::from_secs(3600),
+            kind: "test.tick".into(),
+            payload: Value::Null,
         });
-        let (a, b) = tokio::join!(claim_all(first), claim_all(second));
-        let (a, b) = (a.expect("worker a"), b.expect("worker b"));
-        let all: Vec<String> = a.iter().chain(b.iter()).cloned().collect();
-        let distinct: HashSet<String> = all.iter().cloned().collect();
-        assert_eq!(all.len(), distinct.len(), "a job was claimed twice");
-        assert_eq!(distinct, enqueued, "every job was claimed");
-    }
+        registry
+    };
+    let a = Queue::new(test_db.connect().await, fast_jobs(), registry());
+    let b = Queue::new(test_db.connect().await, fast_jobs(), registry());
+    runner::register_periodic(&a).await.expect("registered");
+    runner::register_periodic(&b).await.expect("registered");
+    let (x, y) = tokio::join!(
+        runner::enqueue_due_periodic(&a),
+        runner::enqueue_due_periodic(&b)
+    );
+    let total = x.expect("a") + y.expect("b");
+    assert_eq!(
+        total, 2,
+        "each schedule (test.tick and the built-in prune) enqueued once in all"
+    );
+    assert_eq!(
+        runner::enqueue_due_periodic(&a).await.expect("a"),
+        0,
+        "not due again within the interval"
+    );
+    let ticks: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE kind = 'test.tick'")
+        .fetch_one(a.db().pool())
+        .await
+        .expect("count");
+    assert_eq!(ticks, 1);
 }
+on_both_engines!(a_periodic_job_is_enqueued_once_per_interval_across_processes);
 
-on_both_engines! {
-    async fn failures_back_off_then_dead_letter_and_admins_can_retry(engine: Engine) {
-        let succeed = Arc::new(AtomicBool::new(false));
-        let runs = Arc::new(AtomicUsize::new(0));
-        let mut registry = Registry::new();
-        registry.handle("test.flaky", FailUntil { succeed: succeed.clone(), runs: runs.clone() });
-        let hub = TestHub::start_with(engine, registry, |_| {}).await;
-        let acme = hub.seed("acme").await;
-        let globex = hub.seed("globex").await;
-        let queue = hub.hub.state.jobs.clone();
-        let job_id = queue.enqueue(NewJob::now("test.flaky", Some(&acme.tenant_id), json!({}))).await.expect("enqueue").expect("id");
-
-        eventually(WAIT, "the job is dead-lettered after 3 attempts", || async {
-            job_row(hub.db(), &job_id).await.0 == "dead"
-        }).await;
-        assert_eq!(runs.load(Ordering::SeqCst), 3);
-
-        let dead: Value = hub.call(Method::GET, "/api/v1/admin/jobs?state=dead", Some(&acme.admin_token), None).await.json().await.expect("json");
-        assert_eq!(dead["items"][0]["id"], job_id.as_str());
-        assert_eq!(dead["items"][0]["attempts"], 3);
-        assert_eq!(dead["items"][0]["last_error"], "the vendor answered 503");
-        let theirs: Value = hub.call(Method::GET, "/api/v1/admin/jobs?state=dead", Some(&globex.admin_token), None).await.json().await.expect("json");
-        assert_eq!(theirs["items"].as_array().map(Vec::len), Some(0), "another tenant sees none of it");
-        expect_error(hub.call(Method::GET, "/api/v1/admin/jobs", Some(&acme.member_token), None).await, 403, "FORBIDDEN").await;
-        let retry_path = format!("/api/v1/admin/jobs/{job_id}/retry");
-        expect_error(hub.call(Method::POST, &retry_path, Some(&globex.admin_token), None).await, 404, "NOT_FOUND").await;
-
-        succeed.store(true, Ordering::SeqCst);
-        let retried = hub.call(Method::POST, &retry_path, Some(&acme.admin_token), None).await;
-        assert_eq!(retried.status(), 200);
-        eventually(WAIT, "the retried job finishes", || async {
-            job_row(hub.db(), &job_id).await.0 == "done"
-        }).await;
-        assert_eq!(runs.load(Ordering::SeqCst), 4);
-        expect_error(hub.call(Method::POST, &retry_path, Some(&acme.admin_token), None).await, 404, "NOT_FOUND").await;
-        hub.stop().await;
-    }
+async fn a_lease_has_one_holder_until_it_expires(engine: Engine) {
+    let test_db = TestDb::new(engine).await;
+    let db = test_db.connect().await;
+    let short = Duration::from_millis(300);
+    assert!(
+        lease::try_acquire(&db, "nightly", "replica-a", short)
+            .await
+            .expect("a")
+    );
+    assert!(
+        !lease::try_acquire(&db, "nightly", "replica-b", short)
+            .await
+            .expect("b")
+    );
+    assert!(
+        lease::try_acquire(&db, "nightly", "replica-a", short)
+            .await
+            .expect("renewal")
+    );
+    eventually(WAIT, "b takes the expired lease", || async {
+        lease::try_acquire(&db, "nightly", "replica-b", short)
+            .await
+            .expect("b")
+    })
+    .await;
+    assert!(
+        !lease::try_acquire(&db, "nightly", "replica-a", short)
+            .await
+            .expect("a")
+    );
+    lease::release(&db, "nightly", "replica-b")
+        .await
+        .expect("release");
+    assert!(
+        lease::try_acquire(&db, "nightly", "replica-a", short)
+            .await
+            .expect("a after release")
+    );
 }
-
-on_both_engines! {
-    async fn a_failed_attempt_is_rescheduled_with_exponential_backoff(engine: Engine) {
-        let test_db = TestDb::new(engine).await;
-        let db = test_db.connect().await;
-        let config = hub::config::JobsConfig { backoff_base_ms: 400, backoff_max_secs: 60, max_attempts: 5, ..fast_jobs() };
-        let queue = Queue::new(db.clone(), config, Registry::new());
-        let job_id = queue.enqueue(NewJob::now("test.backoff", None, json!({}))).await.expect("enqueue").expect("id");
-        for (attempt, nominal_ms) in [(1, 400), (2, 800)] {
-            let job = loop {
-                if let Some(job) = queue.claim(1).await.expect("claim").pop() {
-                    break job;
-                }
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            };
-            assert_eq!(job.attempt, attempt);
-            let failed_at = Utc::now();
-            queue.fail(&job, &JobError::Retry("busy".into())).await.expect("recorded");
-            let (state, _, run_at) = job_row(&db, &job_id).await;
-            assert_eq!(state, "queued");
-            let delay = (parse_timestamp(&run_at).expect("time") - failed_at).num_milliseconds();
-            assert!(delay >= nominal_ms / 2 - 5 && delay <= nominal_ms + 200, "attempt {attempt}: {delay} ms");
-        }
-        let job = loop {
-            if let Some(job) = queue.claim(1).await.expect("claim").pop() {
-                break job;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        };
-        queue.fail(&job, &JobError::Permanent("bad payload".into())).await.expect("recorded");
-        assert_eq!(job_row(&db, &job_id).await.0, "dead", "a permanent error dead-letters at once");
-    }
-}
-
-on_both_engines! {
-    async fn queued_jobs_with_one_key_coalesce(engine: Engine) {
-        let test_db = TestDb::new(engine).await;
-        let queue = Queue::new(test_db.connect().await, fast_jobs(), Registry::new());
-        let mut ids = Vec::new();
-        for _ in 0..5 {
-            ids.push(queue.enqueue(NewJob::now("sync.calendar", None, json!({})).coalesce("sync:cal-1")).await.expect("enqueue"));
-        }
-        assert!(ids[0].is_some());
-        assert!(ids[1..].iter().all(Option::is_none), "{ids:?}");
-        let claimed = queue.claim(10).await.expect("claim");
-        assert_eq!(claimed.len(), 1);
-        let again = queue.enqueue(NewJob::now("sync.calendar", None, json!({})).coalesce("sync:cal-1")).await.expect("enqueue");
-        assert!(again.is_some(), "a job already running does not swallow the next one");
-    }
-}
-
-on_both_engines! {
-    async fn outbox_events_reach_subscribers_only_when_committed(engine: Engine) {
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let mut registry = Registry::new();
-        // A type of its own: the hub's meeting consumers read typed `MeetingChanged` events and
-        // dead-letter an unreadable one, which this envelope-level test would otherwise leave.
-        registry.handle("test.consumer", Collect(seen.clone())).subscribe("probe.", "test.consumer");
-        let hub = TestHub::start_with(engine, registry, |_| {}).await;
-        let acme = hub.seed("acme").await;
-        let queue = hub.hub.state.jobs.clone();
-        let event = |kind: &str| DomainEvent {
-            tenant_id: acme.tenant_id.clone(),
-            event_type: kind.to_string(),
-            subject_id: Some("m-1".into()),
-            payload: json!({"title": "Review"}),
-        };
-
-        let mut tx = hub.db().begin_write().await.expect("tx");
-        outbox::emit(&queue, &mut tx, event("probe.created")).await.expect("emit");
-        tx.rollback().await.expect("rollback");
-
-        let mut tx = hub.db().begin_write().await.expect("tx");
-        let kept = outbox::emit(&queue, &mut tx, event("probe.cancelled")).await.expect("emit");
-        outbox::emit(&queue, &mut tx, event("unsubscribed.updated")).await.expect("emit");
-        tx.commit().await.expect("commit");
-        queue.notify_workers();
-
-        eventually(WAIT, "the committed event is delivered", || async { !seen.lock().expect("lock").is_empty() }).await;
-        eventually(WAIT, "no consumer job is left", || async {
-            queue.depth().await.expect("depth").iter().all(|(s, n)| *s == JobState::Done || *n == 0)
-        }).await;
-        let seen = seen.lock().expect("lock").clone();
-        assert_eq!(seen.len(), 1, "rolled-back and unsubscribed events are not delivered: {seen:?}");
-        assert_eq!(seen[0].event_id, kept);
-        assert_eq!(seen[0].event, event("probe.cancelled"));
-        let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox_events").fetch_one(hub.db().pool()).await.expect("count");
-        assert_eq!(stored, 2);
-        hub.stop().await;
-    }
-}
-
-on_both_engines! {
-    async fn a_periodic_job_is_enqueued_once_per_interval_across_processes(engine: Engine) {
-        let test_db = TestDb::new(engine).await;
-        let registry = || {
-            let mut registry = Registry::new();
-            registry.every(Periodic { name: "test.tick".into(), every: Duration::from_secs(3600), kind: "test.tick".into(), payload: Value::Null });
-            registry
-        };
-        let a = Queue::new(test_db.connect().await, fast_jobs(), registry());
-        let b = Queue::new(test_db.connect().await, fast_jobs(), registry());
-        runner::register_periodic(&a).await.expect("registered");
-        runner::register_periodic(&b).await.expect("registered");
-        let (x, y) = tokio::join!(runner::enqueue_due_periodic(&a), runner::enqueue_due_periodic(&b));
-        let total = x.expect("a") + y.expect("b");
-        assert_eq!(total, 2, "each schedule (test.tick and the built-in prune) enqueued once in all");
-        assert_eq!(runner::enqueue_due_periodic(&a).await.expect("a"), 0, "not due again within the interval");
-        let ticks: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE kind = 'test.tick'").fetch_one(a.db().pool()).await.expect("count");
-        assert_eq!(ticks, 1);
-    }
-}
-
-on_both_engines! {
-    async fn a_lease_has_one_holder_until_it_expires(engine: Engine) {
-        let test_db = TestDb::new(engine).await;
-        let db = test_db.connect().await;
-        let short = Duration::from_millis(300);
-        assert!(lease::try_acquire(&db, "nightly", "replica-a", short).await.expect("a"));
-        assert!(!lease::try_acquire(&db, "nightly", "replica-b", short).await.expect("b"));
-        assert!(lease::try_acquire(&db, "nightly", "replica-a", short).await.expect("renewal"));
-        eventually(WAIT, "b takes the expired lease", || async {
-            lease::try_acquire(&db, "nightly", "replica-b", short).await.expect("b")
-        }).await;
-        assert!(!lease::try_acquire(&db, "nightly", "replica-a", short).await.expect("a"));
-        lease::release(&db, "nightly", "replica-b").await.expect("release");
-        assert!(lease::try_acquire(&db, "nightly", "replica-a", short).await.expect("a after release"));
-    }
-}
+on_both_engines!(a_lease_has_one_holder_until_it_expires);

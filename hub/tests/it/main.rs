@@ -14,5 +14,6 @@ mod jobs;
 mod meetings;
 mod notify;
 mod observability;
+mod schema;
 mod support;
 mod sync;

@@ -1,5 +1,8 @@
 //! Test support: a fresh database per test on either backend, a running hub on port 0, seeded
-//! tenants and a log capture that every test's logs go to.
+//! tenants, the one `eventually` wait and a log capture that every test's logs go to; the edge
+//! tests' MQTT harness is in [`mqtt`].
+
+pub mod mqtt;
 
 use std::{
     io::Write,
@@ -74,27 +77,25 @@ fn replace_database(url: &str, name: &str) -> String {
     parsed.to_string()
 }
 
-/// Declares a test that runs once on SQLite and once on PostgreSQL (ignored, with the reason,
-/// when `CORBI_TEST_POSTGRES_URL` was not set at build time).
+/// Runs the test function `name(engine: Engine)` above it once on SQLite and once on
+/// PostgreSQL (ignored, with the reason, when `CORBI_TEST_POSTGRES_URL` was not set at build
+/// time): `on_both_engines!(name);` makes the tests `name::sqlite` and `name::postgres`.
 #[macro_export]
 macro_rules! on_both_engines {
-    ($(#[$meta:meta])* async fn $name:ident($engine:ident: Engine) $body:block) => {
-        $(#[$meta])*
+    ($name:ident) => {
         mod $name {
-            #[allow(unused_imports)]
-            use super::*;
-
-            async fn run($engine: $crate::support::Engine) $body
-
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
-                run($crate::support::Engine::Sqlite).await;
+                super::$name($crate::support::Engine::Sqlite).await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            #[cfg_attr(not(corbi_postgres), ignore = "needs PostgreSQL: set CORBI_TEST_POSTGRES_URL")]
+            #[cfg_attr(
+                not(corbi_postgres),
+                ignore = "needs PostgreSQL: set CORBI_TEST_POSTGRES_URL"
+            )]
             async fn postgres() {
-                run($crate::support::Engine::Postgres).await;
+                super::$name($crate::support::Engine::Postgres).await;
             }
         }
     };
@@ -341,22 +342,74 @@ pub async fn expect_error(response: Response, status: u16, code: &str) -> Value 
     body
 }
 
-/// Waits until `check` is true, failing after `within`.
-pub async fn eventually<F, Fut>(within: Duration, what: &str, mut check: F)
+/// How often [`eventually`] asks again.
+const POLL: Duration = Duration::from_millis(20);
+
+/// What a condition polled by [`eventually`] answers: whether it holds yet and, if so, the value
+/// the wait returns.
+pub trait Holds {
+    /// What the wait returns once the condition holds.
+    type Value;
+
+    /// The value when the condition holds; otherwise why not yet (shown if time runs out).
+    fn holds(self) -> Result<Self::Value, String>;
+}
+
+/// `true` once it holds.
+impl Holds for bool {
+    type Value = ();
+
+    fn holds(self) -> Result<(), String> {
+        if self {
+            Ok(())
+        } else {
+            Err("still false".into())
+        }
+    }
+}
+
+/// `Some(value)` once it holds.
+impl<T> Holds for Option<T> {
+    type Value = T;
+
+    fn holds(self) -> Result<T, String> {
+        self.ok_or_else(|| "still nothing".into())
+    }
+}
+
+/// `Ok(value)` once it holds, `Err(why not)` until then.
+impl<T, E: std::fmt::Display> Holds for Result<T, E> {
+    type Value = T;
+
+    fn holds(self) -> Result<T, String> {
+        self.map_err(|e| e.to_string())
+    }
+}
+
+/// Polls `check` every few milliseconds until it holds and returns its value; panics naming
+/// `what` (and the last answer) once `within` has passed. The one place tests wait for
+/// something to happen: no test sleeps otherwise.
+pub async fn eventually<F, Fut>(
+    within: Duration,
+    what: &str,
+    mut check: F,
+) -> <Fut::Output as Holds>::Value
 where
     F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
+    Fut: Future,
+    Fut::Output: Holds,
 {
     let deadline = tokio::time::Instant::now() + within;
     loop {
-        if check().await {
-            return;
-        }
+        let last = match check().await.holds() {
+            Ok(value) => return value,
+            Err(why) => why,
+        };
         assert!(
             tokio::time::Instant::now() < deadline,
-            "timed out waiting for: {what}"
+            "timed out after {within:?} waiting for: {what}; last answer: {last}"
         );
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        tokio::time::sleep(POLL).await;
     }
 }
 
@@ -428,7 +481,12 @@ impl World {
         );
         let mut rooms = Vec::new();
         for name in names {
-            let body = serde_json::json!({"name": name, "kind": "ROOM", "capacity": 6, "calendar": {"mode": "CREATE"}});
+            let body = serde_json::json!({
+                "name": name,
+                "kind": "ROOM",
+                "capacity": 6,
+                "calendar": {"mode": "CREATE"},
+            });
             let created = hub
                 .call(
                     Method::POST,
