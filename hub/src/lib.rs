@@ -19,6 +19,7 @@ pub mod demo;
 pub mod edge;
 pub mod error;
 pub mod google;
+pub mod handles;
 pub mod jobs;
 pub mod meetings;
 pub mod notify;

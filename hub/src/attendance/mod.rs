@@ -27,6 +27,7 @@ use crate::{
     db::Db,
     error::ApiError,
     google::{Google, GoogleError, scopes},
+    handles::capability_handles,
     jobs::{ClaimedJob, JobContext, JobError, JobHandler, Periodic, Queue, Registry, lease},
     meetings::{
         MeetingError, Meetings,
@@ -122,25 +123,13 @@ impl From<AttendanceError> for ApiError {
     }
 }
 
-/// What check-in over HTTP uses of the hub, taken from any router state holding these handles.
-#[derive(Clone)]
-pub struct AttendanceState {
-    /// Meetings and tenant settings.
-    pub db: Db,
-    /// The outbox the status change is announced through.
-    pub jobs: Queue,
-}
-
-impl<S> FromRef<S> for AttendanceState
-where
-    Db: FromRef<S>,
-    Queue: FromRef<S>,
-{
-    fn from_ref(state: &S) -> Self {
-        AttendanceState {
-            db: Db::from_ref(state),
-            jobs: Queue::from_ref(state),
-        }
+capability_handles! {
+    /// What check-in over HTTP uses of the hub, taken from any router state holding these handles.
+    pub struct AttendanceState {
+        /// Meetings and tenant settings.
+        pub db: Db,
+        /// The outbox the status change is announced through.
+        pub jobs: Queue,
     }
 }
 

@@ -100,11 +100,7 @@ pub enum AuthError {
     Db(#[from] DbError),
 }
 
-impl From<sqlx::Error> for AuthError {
-    fn from(err: sqlx::Error) -> Self {
-        AuthError::Db(DbError::classify(err))
-    }
-}
+crate::db::classified_sqlx_errors!(AuthError);
 
 impl From<AuthError> for ApiError {
     fn from(err: AuthError) -> Self {

@@ -142,11 +142,7 @@ pub enum ConnectionError {
     Db(#[from] DbError),
 }
 
-impl From<sqlx::Error> for ConnectionError {
-    fn from(err: sqlx::Error) -> Self {
-        ConnectionError::Db(DbError::classify(err))
-    }
-}
+crate::db::classified_sqlx_errors!(ConnectionError);
 
 /// Connections of every tenant: storage, sealing and refresh. Cheap to clone.
 #[derive(Clone)]

@@ -75,6 +75,20 @@ pub enum DbError {
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
 
+/// Lets `?` turn a sqlx error into a capability's error (which converts from [`DbError`])
+/// through [`DbError::classify`], so a unique violation stays a conflict everywhere.
+macro_rules! classified_sqlx_errors {
+    ($error:ty) => {
+        impl From<sqlx::Error> for $error {
+            fn from(err: sqlx::Error) -> Self {
+                <$error>::from($crate::db::DbError::classify(err))
+            }
+        }
+    };
+}
+
+pub(crate) use classified_sqlx_errors;
+
 impl DbError {
     /// Classifies a sqlx error: unique violations become [`DbError::Conflict`], missing rows
     /// [`DbError::NotFound`].

@@ -76,11 +76,7 @@ pub enum EdgeError {
     Db(#[from] DbError),
 }
 
-impl From<sqlx::Error> for EdgeError {
-    fn from(err: sqlx::Error) -> Self {
-        EdgeError::Db(DbError::classify(err))
-    }
-}
+crate::db::classified_sqlx_errors!(EdgeError);
 
 impl From<EdgeError> for ApiError {
     fn from(err: EdgeError) -> Self {

@@ -19,34 +19,21 @@ use crate::{
     auth::{Actor, policy},
     db::Db,
     error::{ApiError, ApiJson, FieldError},
+    handles::capability_handles,
     jobs::Queue,
     resources,
 };
 
-/// What the device API uses of the hub, taken from any router state that holds these handles
-/// (so this module does not depend on the hub's whole state).
-#[derive(Clone)]
-pub struct EdgeState {
-    /// Devices, enrollment codes and resources.
-    pub db: Db,
-    /// Where schedule publishes are queued.
-    pub jobs: Queue,
-    /// The broker side: sealer, enrollment settings, device URL, disconnects.
-    pub edge: Edge,
-}
-
-impl<S> FromRef<S> for EdgeState
-where
-    Db: FromRef<S>,
-    Queue: FromRef<S>,
-    Edge: FromRef<S>,
-{
-    fn from_ref(state: &S) -> Self {
-        EdgeState {
-            db: Db::from_ref(state),
-            jobs: Queue::from_ref(state),
-            edge: Edge::from_ref(state),
-        }
+capability_handles! {
+    /// What the device API uses of the hub, taken from any router state that holds these handles
+    /// (so this module does not depend on the hub's whole state).
+    pub struct EdgeState {
+        /// Devices, enrollment codes and resources.
+        pub db: Db,
+        /// Where schedule publishes are queued.
+        pub jobs: Queue,
+        /// The broker side: sealer, enrollment settings, device URL, disconnects.
+        pub edge: Edge,
     }
 }
 

@@ -27,35 +27,20 @@ use crate::{
     connections::{ConnectionError, ConnectionStatus, Connections, Owner},
     db::{Db, DbError, timestamp},
     error::{ApiError, ApiQuery},
+    handles::capability_handles,
 };
 
-/// What the connect routes use of the hub, taken from any router state holding these handles.
-#[derive(Clone)]
-pub struct ConnectState {
-    /// Pending consents.
-    pub db: Db,
-    /// The OAuth client and the sealed token store.
-    pub connections: Connections,
-    /// Learns the connected account's address.
-    pub google: Google,
-    /// The hub's URL as people reach it (where to connect).
-    pub public_url: Arc<str>,
-}
-
-impl<S> FromRef<S> for ConnectState
-where
-    Db: FromRef<S>,
-    Connections: FromRef<S>,
-    Google: FromRef<S>,
-    Arc<str>: FromRef<S>,
-{
-    fn from_ref(state: &S) -> Self {
-        ConnectState {
-            db: Db::from_ref(state),
-            connections: Connections::from_ref(state),
-            google: Google::from_ref(state),
-            public_url: Arc::<str>::from_ref(state),
-        }
+capability_handles! {
+    /// What the connect routes use of the hub, taken from any router state holding these handles.
+    pub struct ConnectState {
+        /// Pending consents.
+        pub db: Db,
+        /// The OAuth client and the sealed token store.
+        pub connections: Connections,
+        /// Learns the connected account's address.
+        pub google: Google,
+        /// The hub's URL as people reach it (where to connect).
+        pub public_url: Arc<str>,
     }
 }
 

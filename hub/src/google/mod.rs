@@ -27,7 +27,7 @@ use crate::{
     error::ApiError,
     observability::Metrics,
 };
-use transport::{Attempt, Call, classify, encode, transport_cause};
+use transport::{Attempt, Call, classify, encode, event_path, transport_cause};
 use types::{Calendar, CalendarListEntry, CalendarListPage, Channel, Event, EventsPage, FreeBusy};
 
 /// What can go wrong with a Google call, after retries.
@@ -348,11 +348,7 @@ impl Google {
         let call = Call::new(
             "events.get",
             Method::GET,
-            format!(
-                "calendars/{}/events/{}",
-                encode(calendar_id),
-                encode(event_id)
-            ),
+            event_path(calendar_id, event_id, ""),
         );
         self.fetch(connection, call).await
     }
@@ -370,11 +366,7 @@ impl Google {
         let call = Call::new(
             "events.patch",
             Method::PATCH,
-            format!(
-                "calendars/{}/events/{}",
-                encode(calendar_id),
-                encode(event_id)
-            ),
+            event_path(calendar_id, event_id, ""),
         )
         .query("sendUpdates", send_updates)
         .body(patch)
@@ -393,11 +385,7 @@ impl Google {
         let call = Call::new(
             "events.delete",
             Method::DELETE,
-            format!(
-                "calendars/{}/events/{}",
-                encode(calendar_id),
-                encode(event_id)
-            ),
+            event_path(calendar_id, event_id, ""),
         )
         .query("sendUpdates", send_updates);
         match self.execute(connection, call).await {
@@ -417,11 +405,7 @@ impl Google {
         let call = Call::new(
             "events.move",
             Method::POST,
-            format!(
-                "calendars/{}/events/{}/move",
-                encode(calendar_id),
-                encode(event_id)
-            ),
+            event_path(calendar_id, event_id, "/move"),
         )
         .query("destination", destination);
         self.fetch(connection, call).await

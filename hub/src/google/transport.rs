@@ -313,6 +313,15 @@ pub(super) fn transport_cause(err: &reqwest::Error) -> String {
 }
 
 /// Percent-encodes one path segment (calendar ids hold `@` and `#`).
+/// The path of one event (and `suffix`, such as `/move`), ids percent-encoded.
+pub(super) fn event_path(calendar_id: &str, event_id: &str, suffix: &str) -> String {
+    format!(
+        "calendars/{}/events/{}{suffix}",
+        encode(calendar_id),
+        encode(event_id)
+    )
+}
+
 pub(super) fn encode(segment: &str) -> String {
     url::form_urlencoded::byte_serialize(segment.as_bytes())
         .collect::<String>()

@@ -6,20 +6,17 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 /// `Calendar` (calendars.get / insert).
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct Calendar {
     /// Calendar id (an address for primary calendars).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     /// Title.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub summary: Option<String>,
     /// Description.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// IANA zone.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub time_zone: Option<String>,
 }
 
@@ -55,34 +52,30 @@ pub struct CalendarListPage {
 }
 
 /// A start or end time: `dateTime` (+ `timeZone`) for timed events, `date` for all-day ones.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct EventDateTime {
     /// RFC 3339 time.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub date_time: Option<String>,
     /// `yyyy-mm-dd` for all-day events.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub date: Option<String>,
     /// IANA zone.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub time_zone: Option<String>,
 }
 
 /// An attendee.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct Attendee {
     /// Address.
     pub email: String,
     /// Name.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,
     /// needsAction, declined, tentative, accepted.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub response_status: Option<String>,
     /// Whether this attendee is a resource (room).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub resource: Option<bool>,
 }
 
@@ -98,83 +91,63 @@ pub struct ExtendedProperties {
 }
 
 /// A person on an event (organizer, creator).
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct EventPerson {
     /// Address.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
     /// Name.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,
 }
 
 /// `Event`.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct Event {
     /// Event id.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     /// confirmed, tentative, cancelled.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
     /// Title.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub summary: Option<String>,
     /// Description.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// Location.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub location: Option<String>,
     /// Start.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub start: Option<EventDateTime>,
     /// End (exclusive).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub end: Option<EventDateTime>,
     /// RRULE, EXRULE, RDATE and EXDATE lines.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub recurrence: Option<Vec<String>>,
     /// The master's id, on an instance of a recurring event.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub recurring_event_id: Option<String>,
     /// The instance's original start, on an exception.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub original_start_time: Option<EventDateTime>,
     /// Attendees.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub attendees: Option<Vec<Attendee>>,
     /// Organizer.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub organizer: Option<EventPerson>,
     /// Creator.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub creator: Option<EventPerson>,
     /// CORBI's own markers.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub extended_properties: Option<ExtendedProperties>,
     /// Google Meet link.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub hangout_link: Option<String>,
     /// ETag.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub etag: Option<String>,
     /// iCalendar UID.
-    #[serde(rename = "iCalUID", skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "iCalUID")]
     pub ical_uid: Option<String>,
     /// Sequence number.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub sequence: Option<i64>,
     /// Last modification time.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub updated: Option<String>,
     /// Creation time.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub created: Option<String>,
     /// opaque (busy) or transparent (free).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub transparency: Option<String>,
 }
 
@@ -220,28 +193,23 @@ pub struct FreeBusy {
 }
 
 /// A push channel (`events.watch` answer, `channels.stop` body).
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct Channel {
     /// Our channel id.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     /// Google's id of the watched resource.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub resource_id: Option<String>,
     /// The watched resource's URI.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub resource_uri: Option<String>,
     /// Our per-channel secret, echoed in notifications.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
     /// Expiry in ms since the epoch, as a string.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub expiration: Option<String>,
     /// `web_hook`.
-    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "type")]
     pub kind_of_delivery: Option<String>,
     /// Where notifications go.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub address: Option<String>,
 }

@@ -45,11 +45,7 @@ impl From<DbError> for JobError {
     }
 }
 
-impl From<sqlx::Error> for JobError {
-    fn from(err: sqlx::Error) -> Self {
-        JobError::Retry(err.to_string())
-    }
-}
+crate::db::classified_sqlx_errors!(JobError);
 
 /// What a handler gets besides its job: the queue (to enqueue follow-ups) and the database.
 #[derive(Clone)]

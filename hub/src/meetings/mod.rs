@@ -36,7 +36,6 @@ pub mod store;
 pub mod transitions;
 pub mod validate;
 
-use axum::extract::FromRef;
 use serde_json::{Value, json};
 use shared::ErrorCode;
 
@@ -45,36 +44,23 @@ use crate::{
     db::{Db, DbError},
     error::{ApiError, FieldError},
     google::{Google, GoogleError},
+    handles::capability_handles,
     jobs::{Queue, Registry},
     resources::ResourceError,
 };
 
 pub use routes::routes;
 
-/// The handles the meetings capability works with: its storage, the queue its changes are
-/// announced on, and the Google client its events are written through.
-#[derive(Clone)]
-pub struct Meetings {
-    /// The database.
-    pub db: Db,
-    /// The job queue and outbox.
-    pub jobs: Queue,
-    /// The Calendar client.
-    pub google: Google,
-}
-
-impl<S> FromRef<S> for Meetings
-where
-    Db: FromRef<S>,
-    Queue: FromRef<S>,
-    Google: FromRef<S>,
-{
-    fn from_ref(state: &S) -> Self {
-        Meetings {
-            db: Db::from_ref(state),
-            jobs: Queue::from_ref(state),
-            google: Google::from_ref(state),
-        }
+capability_handles! {
+    /// The handles the meetings capability works with: its storage, the queue its changes are
+    /// announced on, and the Google client its events are written through.
+    pub struct Meetings {
+        /// The database.
+        pub db: Db,
+        /// The job queue and outbox.
+        pub jobs: Queue,
+        /// The Calendar client.
+        pub google: Google,
     }
 }
 
@@ -127,11 +113,7 @@ pub enum MeetingError {
     Db(#[from] DbError),
 }
 
-impl From<sqlx::Error> for MeetingError {
-    fn from(err: sqlx::Error) -> Self {
-        MeetingError::Db(DbError::classify(err))
-    }
-}
+crate::db::classified_sqlx_errors!(MeetingError);
 
 impl From<recurrence::RecurrenceError> for MeetingError {
     fn from(err: recurrence::RecurrenceError) -> Self {

@@ -15,7 +15,12 @@ use super::{
 use crate::{
     db::{Db, new_id},
     jobs::{ClaimedJob, JobContext, JobError, JobHandler, outbox},
-    meetings::{MeetingError, events::MeetingChanged, model::Meeting, store},
+    meetings::{
+        MeetingError,
+        events::MeetingChanged,
+        model::{Meeting, Participant},
+        store,
+    },
     resources,
     settings::{self, ChannelPreferences},
 };
@@ -135,6 +140,11 @@ async fn resource_name(db: &Db, meeting: &Meeting) -> Result<Option<String>, Job
     }
 }
 
+/// Every participant of the notice as a channel's recipient (or why they are skipped).
+fn recipients(notice: &Notice, plan: impl Fn(&Participant) -> Planned) -> Vec<Planned> {
+    notice.meeting.participants.iter().map(plan).collect()
+}
+
 /// The SendGrid account of a tenant, or why email cannot be sent.
 fn email_account<'a>(
     prefs: &'a ChannelPreferences,
@@ -191,14 +201,15 @@ fn whatsapp_account<'a>(
 
 impl NotifyMeeting {
     /// Records the batch's recipients, expires abandoned attempts and, when the channel cannot
-    /// be used, fails what is pending. Answers whether sending may go on.
-    async fn prepare(
+    /// be used (`account` says why), fails what is pending. Answers the account to send with,
+    /// or None when sending may not go on.
+    async fn prepare<A>(
         &self,
         db: &Db,
         batch: &Batch,
         planned: &[Planned],
-        unusable: Option<&str>,
-    ) -> Result<bool, JobError> {
+        account: Result<A, String>,
+    ) -> Result<Option<A>, JobError> {
         let new_skips = log::record(db, batch, planned).await?;
         for skipped in &new_skips {
             tracing::info!(
@@ -218,16 +229,16 @@ impl NotifyMeeting {
                 "an interrupted attempt may have reached the vendor; not resending");
         }
         self.notifier.count(batch.channel, "unknown", abandoned);
-        if let Some(problem) = unusable {
+        if let Err(problem) = &account {
+            let problem = problem.as_str();
             let failed = log::fail_pending(db, batch, problem).await?;
             if failed > 0 {
                 tracing::warn!(meeting_id = %batch.meeting_id, channel = batch.channel.as_str(), problem,
                     "notifications cannot be sent");
             }
             self.notifier.count(batch.channel, "failed", failed);
-            return Ok(false);
         }
-        Ok(true)
+        Ok(account.ok())
     }
 
     /// After this job's attempts: rows another attempt is still sending are waited for (the
@@ -278,28 +289,12 @@ impl NotifyMeeting {
         prefs: &ChannelPreferences,
         credentials: Result<&Credentials, &String>,
     ) -> Result<(), JobError> {
-        let planned: Vec<Planned> = notice
-            .meeting
-            .participants
-            .iter()
-            .map(|p| Planned {
-                recipient: p.email.clone(),
-                skipped: None,
-            })
-            .collect();
+        let planned = recipients(notice, |p| Planned {
+            recipient: p.email.clone(),
+            skipped: None,
+        });
         let account = email_account(prefs, credentials);
-        if !self
-            .prepare(
-                db,
-                batch,
-                &planned,
-                account.as_ref().err().map(String::as_str),
-            )
-            .await?
-        {
-            return Ok(());
-        }
-        let Ok(account) = account else {
+        let Some(account) = self.prepare(db, batch, &planned, account).await? else {
             return Ok(());
         };
         let claim = new_id();
@@ -341,34 +336,18 @@ impl NotifyMeeting {
         prefs: &ChannelPreferences,
         credentials: Result<&Credentials, &String>,
     ) -> Result<(), JobError> {
-        let planned: Vec<Planned> = notice
-            .meeting
-            .participants
-            .iter()
-            .map(|p| match &p.phone {
-                Some(phone) => Planned {
-                    recipient: phone.clone(),
-                    skipped: None,
-                },
-                None => Planned {
-                    recipient: p.email.clone(),
-                    skipped: Some("The participant has no phone number.".into()),
-                },
-            })
-            .collect();
+        let planned = recipients(notice, |p| match &p.phone {
+            Some(phone) => Planned {
+                recipient: phone.clone(),
+                skipped: None,
+            },
+            None => Planned {
+                recipient: p.email.clone(),
+                skipped: Some("The participant has no phone number.".into()),
+            },
+        });
         let account = whatsapp_account(prefs, credentials);
-        if !self
-            .prepare(
-                db,
-                batch,
-                &planned,
-                account.as_ref().err().map(String::as_str),
-            )
-            .await?
-        {
-            return Ok(());
-        }
-        let Ok(account) = account else {
+        let Some(account) = self.prepare(db, batch, &planned, account).await? else {
             return Ok(());
         };
         let text = notice.whatsapp_body();

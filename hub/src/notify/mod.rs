@@ -107,11 +107,7 @@ pub enum NotifyError {
     Db(#[from] DbError),
 }
 
-impl From<sqlx::Error> for NotifyError {
-    fn from(err: sqlx::Error) -> Self {
-        NotifyError::Db(DbError::classify(err))
-    }
-}
+crate::db::classified_sqlx_errors!(NotifyError);
 
 impl From<NotifyError> for ApiError {
     fn from(err: NotifyError) -> Self {

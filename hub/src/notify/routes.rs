@@ -21,28 +21,17 @@ use crate::{
     auth::{Actor, policy},
     db::Db,
     error::{ApiError, ApiJson, ApiQuery, FieldError},
+    handles::capability_handles,
 };
 
-/// What the notification routes use of the hub, taken from any router state holding these
-/// handles (so this module does not depend on the hub's whole state).
-#[derive(Clone)]
-pub struct NotifyState {
-    /// Sealed credentials and the notification log.
-    pub db: Db,
-    /// The sealing keys and the hub's public URL (which Twilio signs callbacks for).
-    pub notify: Notifier,
-}
-
-impl<S> FromRef<S> for NotifyState
-where
-    Db: FromRef<S>,
-    Notifier: FromRef<S>,
-{
-    fn from_ref(state: &S) -> Self {
-        NotifyState {
-            db: Db::from_ref(state),
-            notify: Notifier::from_ref(state),
-        }
+capability_handles! {
+    /// What the notification routes use of the hub, taken from any router state holding these
+    /// handles (so this module does not depend on the hub's whole state).
+    pub struct NotifyState {
+        /// Sealed credentials and the notification log.
+        pub db: Db,
+        /// The sealing keys and the hub's public URL (which Twilio signs callbacks for).
+        pub notify: Notifier,
     }
 }
 

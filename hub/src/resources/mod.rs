@@ -28,6 +28,7 @@ use crate::{
     error::{ApiError, ApiJson, ApiQuery, FieldError},
     google::Google,
     google::GoogleError,
+    handles::capability_handles,
     jobs::Queue,
 };
 
@@ -42,30 +43,16 @@ macro_rules! select_resource {
     };
 }
 
-/// The handles resource administration works with: its storage, the outbox its changes are
-/// announced on, and the Google client that checks or creates a resource's calendar.
-#[derive(Clone)]
-pub struct ResourcesState {
-    /// The database.
-    pub db: Db,
-    /// The job queue and outbox.
-    pub jobs: Queue,
-    /// The Calendar client.
-    pub google: Google,
-}
-
-impl<S> FromRef<S> for ResourcesState
-where
-    Db: FromRef<S>,
-    Queue: FromRef<S>,
-    Google: FromRef<S>,
-{
-    fn from_ref(state: &S) -> Self {
-        ResourcesState {
-            db: Db::from_ref(state),
-            jobs: Queue::from_ref(state),
-            google: Google::from_ref(state),
-        }
+capability_handles! {
+    /// The handles resource administration works with: its storage, the outbox its changes are
+    /// announced on, and the Google client that checks or creates a resource's calendar.
+    pub struct ResourcesState {
+        /// The database.
+        pub db: Db,
+        /// The job queue and outbox.
+        pub jobs: Queue,
+        /// The Calendar client.
+        pub google: Google,
     }
 }
 
@@ -136,11 +123,7 @@ pub enum ResourceError {
     Db(#[from] DbError),
 }
 
-impl From<sqlx::Error> for ResourceError {
-    fn from(err: sqlx::Error) -> Self {
-        ResourceError::Db(DbError::classify(err))
-    }
-}
+crate::db::classified_sqlx_errors!(ResourceError);
 
 impl From<ResourceError> for ApiError {
     fn from(err: ResourceError) -> Self {

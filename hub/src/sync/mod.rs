@@ -40,6 +40,7 @@ use crate::{
     db::{Db, DbError},
     error::ApiError,
     google::{Google, GoogleError},
+    handles::capability_handles,
     jobs::{NewJob, Periodic, Queue, Registry},
     observability::Metrics,
     resources::events::RESOURCE_EVENTS,
@@ -70,11 +71,7 @@ pub enum SyncError {
     Db(#[from] DbError),
 }
 
-impl From<sqlx::Error> for SyncError {
-    fn from(err: sqlx::Error) -> Self {
-        SyncError::Db(DbError::classify(err))
-    }
-}
+crate::db::classified_sqlx_errors!(SyncError);
 
 impl From<SyncError> for ApiError {
     fn from(err: SyncError) -> Self {
@@ -86,33 +83,17 @@ impl From<SyncError> for ApiError {
     }
 }
 
-/// The handles the webhook and the sync health view work with.
-#[derive(Clone)]
-pub struct SyncState {
-    /// The database.
-    pub db: Db,
-    /// The job queue the calendar syncs are enqueued on.
-    pub jobs: Queue,
-    /// Webhook outcome counters.
-    pub metrics: Arc<Metrics>,
-    /// Debounce and channel settings.
-    pub config: Arc<Config>,
-}
-
-impl<S> FromRef<S> for SyncState
-where
-    Db: FromRef<S>,
-    Queue: FromRef<S>,
-    Arc<Metrics>: FromRef<S>,
-    Arc<Config>: FromRef<S>,
-{
-    fn from_ref(state: &S) -> Self {
-        SyncState {
-            db: Db::from_ref(state),
-            jobs: Queue::from_ref(state),
-            metrics: Arc::<Metrics>::from_ref(state),
-            config: Arc::<Config>::from_ref(state),
-        }
+capability_handles! {
+    /// The handles the webhook and the sync health view work with.
+    pub struct SyncState {
+        /// The database.
+        pub db: Db,
+        /// The job queue the calendar syncs are enqueued on.
+        pub jobs: Queue,
+        /// Webhook outcome counters.
+        pub metrics: Arc<Metrics>,
+        /// Debounce and channel settings.
+        pub config: Arc<Config>,
     }
 }
 

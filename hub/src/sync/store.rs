@@ -86,15 +86,13 @@ pub async fn follow(
 
 /// Stops following a calendar (its resource was disabled); its token is kept for later.
 pub async fn unfollow(db: &Db, tenant_id: &str, calendar_id: &str) -> Result<(), DbError> {
-    sqlx::query(
+    set_now(
+        db,
         "UPDATE sync_calendars SET enabled = 0, updated_at = $1 WHERE tenant_id = $2 AND calendar_id = $3",
+        tenant_id,
+        calendar_id,
     )
-    .bind(timestamp(Utc::now()))
-    .bind(tenant_id)
-    .bind(calendar_id)
-    .execute(db.pool())
-    .await?;
-    Ok(())
+    .await
 }
 
 /// A followed calendar of the tenant.
@@ -182,15 +180,13 @@ pub async fn store_token(
 
 /// Forgets the sync token (Google said 410), so the next run is a full sync.
 pub async fn clear_token(db: &Db, tenant_id: &str, calendar_id: &str) -> Result<(), DbError> {
-    sqlx::query(
+    set_now(
+        db,
         "UPDATE sync_calendars SET sync_token = NULL, updated_at = $1 WHERE tenant_id = $2 AND calendar_id = $3",
+        tenant_id,
+        calendar_id,
     )
-    .bind(timestamp(Utc::now()))
-    .bind(tenant_id)
-    .bind(calendar_id)
-    .execute(db.pool())
-    .await?;
-    Ok(())
+    .await
 }
 
 /// Records a failed run; the safety net backs off until `retry_at`.
@@ -417,4 +413,20 @@ pub async fn resources_to_reconcile(db: &Db) -> Result<Vec<(String, String)>, Db
     rows.iter()
         .map(|row| Ok((row.try_get("tenant_id")?, row.try_get("id")?)))
         .collect()
+}
+
+/// Runs one of this module's updates of a calendar that take the current time as `$1`.
+async fn set_now(
+    db: &Db,
+    update: &'static str,
+    tenant_id: &str,
+    calendar_id: &str,
+) -> Result<(), DbError> {
+    sqlx::query(update)
+        .bind(timestamp(Utc::now()))
+        .bind(tenant_id)
+        .bind(calendar_id)
+        .execute(db.pool())
+        .await?;
+    Ok(())
 }
