@@ -1,12 +1,18 @@
 //! The CORBI hub: a cloud service that makes people, rooms and devices schedulable through
 //! Google Calendar, serving people, admins, AI voice agents and room devices.
 //!
-//! Layout: one module per capability, each owning its routes, SQL and error type —
-//! [`config`], [`db`], [`auth`], [`settings`], [`jobs`], [`observability`], [`sync`], [`edge`] (MQTT broker,
-//! schedule publishing, device enrollment and messages), plus [`error`] (the
-//! contract's error answer), [`cli`] (administrative commands) and `demo` (`hub demo`, only with
-//! the `demo` feature). [`app`] builds the router and [`Hub::start`] runs a whole hub (HTTP server
-//! and job runners), so `main.rs` only wires and tests start real hubs on port 0.
+//! Layout (docs/ARCHITECTURE.md draws it): one module per capability, each owning its routes,
+//! SQL, error type and events — [`auth`] (tokens, the `Actor` extractor, who may do what),
+//! [`settings`], [`jobs`] (queue, outbox, typed events), [`connections`] (sealed OAuth grants),
+//! [`google`] (the Calendar client and the consent routes), [`resources`], [`meetings`],
+//! [`sync`], [`attendance`], [`notify`] and [`edge`] (MQTT, device enrollment, schedules) — over
+//! the foundations [`config`], [`db`], [`error`], [`observability`], and the leaves [`text`]
+//! and [`handles`]. Modules import each other in one direction only (a test checks that the
+//! graph has no circles); capabilities take the handles they use through `FromRef`, never the
+//! whole [`AppState`]. This file and `main.rs`, [`cli`] (administrative commands) and `demo`
+//! (`hub demo`, only with the `demo` feature) only wire: [`app`] builds the router and
+//! [`Hub::start`] runs a whole hub (HTTP server, job runners, MQTT), so tests start real hubs
+//! on port 0.
 
 pub mod attendance;
 pub mod auth;

@@ -15,6 +15,10 @@
 //! calendar (every 15 minutes by default) that backs off after failures and pauses a calendar
 //! whose connection needs re-consent (shown to admins at `GET /api/v1/sync/calendars`).
 //!
+//! A resource onboarded, enabled or disabled reaches sync as its typed `ResourceChanged`
+//! outbox event (sync subscribes; resources never call sync), which queues the coalesced
+//! reconcile job that watches or stops watching its calendar.
+//!
 //! Files: `store.rs` (SQL), `channels.rs` (watch, renew, stop), `webhook.rs` (the route),
 //! `engine.rs` (jobs).
 
