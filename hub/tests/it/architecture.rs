@@ -6,9 +6,10 @@
 //! `crate::StartError`, …) counts as a circle too, because lib.rs declares and wires every
 //! module. Only the wiring modules ([`WIRING`]) may import anything; nothing may import them.
 //!
-//! Read as a test: it fails naming each edge that closes a circle, with the circle. Only `crate::` paths are followed: `super::` stays inside a
-//! top-level module (hub/src has no `super::super`), and comments and string literals are
-//! skipped, so doc links and messages are not imports.
+//! Read as a test: it fails naming each edge that closes a circle, with the circle. Only
+//! `crate::` paths are followed: `super::` stays inside a top-level module (hub/src has no
+//! `super::super`), and comments and string literals are skipped, so doc links and messages are
+//! not imports.
 
 use std::{
     collections::{BTreeMap, BTreeSet, VecDeque},

@@ -518,3 +518,63 @@ async fn a_lease_has_one_holder_until_it_expires(engine: Engine) {
     );
 }
 on_both_engines!(a_lease_has_one_holder_until_it_expires);
+
+/// A meeting event as the first release wrote it into the queue (no `version`,
+/// `resource_before` or `at`): after an upgrade its consumers still read it and finish.
+async fn a_meeting_event_queued_by_the_previous_release_is_still_handled(engine: Engine) {
+    let hub = TestHub::start(engine).await;
+    let acme = hub.seed("acme").await;
+    let queue = hub.hub.state.jobs.clone();
+    let stored = json!({
+        "event_id": "legacy-event",
+        "event": {
+            "tenant_id": acme.tenant_id,
+            "event_type": "meeting.rescheduled",
+            "subject_id": "legacy-meeting",
+            "payload": {
+                "meeting_id": "legacy-meeting",
+                "change_id": "legacy-change",
+                "change_type": "RESCHEDULED",
+                "resource_id": "legacy-room",
+                "actor_type": "AI",
+                "actor_id": "legacy-key"
+            }
+        }
+    });
+    let mut ids = Vec::new();
+    for kind in [hub::edge::publish::ROUTE_KIND, hub::notify::MEETING_KIND] {
+        let job = NewJob::now(kind, Some(&acme.tenant_id), stored.clone());
+        ids.push(queue.enqueue(job).await.expect("enqueued").expect("job id"));
+    }
+    let db = hub.db().clone();
+    eventually(WAIT, "both consumers finish the stored event", || async {
+        let mut done = 0;
+        for id in &ids {
+            let state: String = sqlx::query_scalar("SELECT state FROM jobs WHERE id = $1")
+                .bind(id)
+                .fetch_one(db.pool())
+                .await
+                .expect("job");
+            assert_ne!(
+                state, "dead",
+                "a stored event of the previous release was refused"
+            );
+            done += usize::from(state == "done");
+        }
+        done == ids.len()
+    })
+    .await;
+    let publishes: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM jobs WHERE kind = $1 AND payload LIKE '%legacy-room%'",
+    )
+    .bind(hub::edge::publish::PUBLISH_KIND)
+    .fetch_one(db.pool())
+    .await
+    .expect("count");
+    assert_eq!(
+        publishes, 1,
+        "the room named by the old event is republished"
+    );
+    hub.stop().await;
+}
+on_both_engines!(a_meeting_event_queued_by_the_previous_release_is_still_handled);
