@@ -95,6 +95,17 @@ pub async fn unfollow(db: &Db, tenant_id: &str, calendar_id: &str) -> Result<(),
     .await
 }
 
+/// Forgets the sync token (Google said 410), so the next run is a full sync.
+pub async fn clear_token(db: &Db, tenant_id: &str, calendar_id: &str) -> Result<(), DbError> {
+    set_now(
+        db,
+        "UPDATE sync_calendars SET sync_token = NULL, updated_at = $1 WHERE tenant_id = $2 AND calendar_id = $3",
+        tenant_id,
+        calendar_id,
+    )
+    .await
+}
+
 /// A followed calendar of the tenant.
 pub async fn calendar(
     db: &Db,
@@ -176,17 +187,6 @@ pub async fn store_token(
     .execute(&mut **tx)
     .await?;
     Ok(())
-}
-
-/// Forgets the sync token (Google said 410), so the next run is a full sync.
-pub async fn clear_token(db: &Db, tenant_id: &str, calendar_id: &str) -> Result<(), DbError> {
-    set_now(
-        db,
-        "UPDATE sync_calendars SET sync_token = NULL, updated_at = $1 WHERE tenant_id = $2 AND calendar_id = $3",
-        tenant_id,
-        calendar_id,
-    )
-    .await
 }
 
 /// Records a failed run; the safety net backs off until `retry_at`.
