@@ -3,9 +3,9 @@
 //!
 //! Every decision takes the time it is judged at as a parameter (`now`, and for a device's
 //! queued check-in the time it was made), so the window edges are tested with an injected
-//! clock. Status changes are conditional updates ([`meetings::transitions::transition`]), so a late
-//! check-in racing the sweep has exactly one outcome. Recurring series are not tracked: their
-//! status stays SCHEDULED and check-in on them is refused with a sentence.
+//! clock. Status changes are conditional updates ([`meetings::transitions::transition`]), so a
+//! late check-in racing the sweep has exactly one outcome. Recurring series are not tracked:
+//! their status stays SCHEDULED and check-in on them is refused with a sentence.
 
 pub mod device;
 
@@ -452,7 +452,7 @@ async fn release(
             &[scopes::EVENTS],
         )
         .await?;
-    let zone: chrono_tz::Tz = meeting.time_zone.parse().unwrap_or(chrono_tz::UTC);
+    let zone = meeting.zone();
     let end = now.max(meeting.start + Duration::minutes(1));
     let patch = json!({"end": {"dateTime": end.with_timezone(&zone).to_rfc3339(), "timeZone": zone.name()}});
     let event = google

@@ -7,7 +7,8 @@
 //! outcome.
 //!
 //! Files: `types.rs` (Calendar v3 resources), `scopes.rs` (least-privilege scopes),
-//! `connect.rs` (the OAuth routes that connect an account, and its status).
+//! `transport.rs` (one call's token, rate limit, retries and error mapping), `connect.rs` (the
+//! OAuth routes that connect an account, and its status).
 
 pub mod connect;
 pub mod scopes;

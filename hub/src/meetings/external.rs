@@ -27,7 +27,7 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
-use serde_json::{Value, json};
+use serde_json::json;
 use shared::{ActorType, ChangeType, CreatedByType, MeetingStatus, Source};
 
 use super::{
@@ -372,13 +372,8 @@ async fn save(
         return Ok(false);
     }
     if let Some(change) = change {
-        let logged = LoggedChange {
-            meeting: next,
-            resource_before: before.resource_id.as_deref(),
-            change,
-            actor: &external_actor(),
-            diff: Value::Object(before.diff(next)),
-        };
+        let actor = external_actor();
+        let logged = LoggedChange::between(before, next, change, &actor);
         store::log_change(tx, queue, logged).await?;
     }
     Ok(true)
@@ -490,7 +485,7 @@ async fn exclude_original(
     let Some(original) = event
         .original_start_time
         .as_ref()
-        .and_then(|at| instant(at, master.time_zone.parse().unwrap_or(chrono_tz::UTC)))
+        .and_then(|at| instant(at, master.zone()))
     else {
         return Ok(None);
     };

@@ -155,7 +155,9 @@ pub async fn insert_pending(
         last_sync_time: None,
         ..meeting.clone()
     };
-    insert(tx, &reservation, idempotency_key).await?;
+    if !insert(tx, &reservation, idempotency_key).await? {
+        return Err(DbError::Conflict("the calendar already holds this event".into()).into());
+    }
     queue.enqueue_in(tx, recover::job(meeting)).await?;
     Ok(())
 }
@@ -283,6 +285,25 @@ pub struct LoggedChange<'a> {
     pub diff: Value,
 }
 
+impl<'a> LoggedChange<'a> {
+    /// The change from `before` to `after`: its diff is [`Meeting::diff`], the resource left is
+    /// `before`'s.
+    pub fn between(
+        before: &'a Meeting,
+        after: &'a Meeting,
+        change: ChangeType,
+        actor: &'a ChangeActor,
+    ) -> Self {
+        LoggedChange {
+            meeting: after,
+            resource_before: before.resource_id.as_deref(),
+            change,
+            actor,
+            diff: Value::Object(before.diff(after)),
+        }
+    }
+}
+
 /// Logs the creation of a meeting (with a snapshot of what was booked as its diff).
 pub async fn log_created(
     tx: &mut Tx,
@@ -290,7 +311,12 @@ pub async fn log_created(
     meeting: &Meeting,
     actor: &ChangeActor,
 ) -> Result<String, MeetingError> {
-    let diff = json!({"title": meeting.title, "start": zulu(meeting.start), "end": zulu(meeting.end), "resource_id": meeting.resource_id});
+    let diff = json!({
+        "title": meeting.title,
+        "start": zulu(meeting.start),
+        "end": zulu(meeting.end),
+        "resource_id": meeting.resource_id,
+    });
     let change = LoggedChange {
         meeting,
         resource_before: None,
@@ -474,14 +500,12 @@ pub async fn save_change(
         .bind(&meeting.id)
         .execute(&mut *tx)
         .await?;
-    let logged = LoggedChange {
-        meeting,
-        resource_before: before.resource_id.as_deref(),
-        change,
-        actor,
-        diff: Value::Object(before.diff(meeting)),
-    };
-    log_change(&mut tx, queue, logged).await?;
+    log_change(
+        &mut tx,
+        queue,
+        LoggedChange::between(before, meeting, change, actor),
+    )
+    .await?;
     tx.commit().await?;
     queue.notify_workers();
     Ok(())

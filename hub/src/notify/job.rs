@@ -42,21 +42,23 @@ pub struct NotifyMeeting {
 #[async_trait]
 impl JobHandler for NotifyMeeting {
     async fn run(&self, ctx: &JobContext, job: &ClaimedJob) -> Result<(), JobError> {
-        let received = outbox::receive::<MeetingChanged>(&job.payload)?;
-        let event = &received;
-        let MeetingChanged {
-            meeting_id,
-            change_id,
-            change_type,
+        let outbox::Received {
+            tenant_id,
+            event:
+                MeetingChanged {
+                    meeting_id,
+                    change_id,
+                    change_type,
+                    ..
+                },
             ..
-        } = &received.event;
-        if !ANNOUNCED.contains(change_type) || change_id.is_empty() {
+        } = outbox::receive::<MeetingChanged>(&job.payload)?;
+        if !ANNOUNCED.contains(&change_type) || change_id.is_empty() {
             return Ok(());
         }
-        let (meeting_id, change_id) = (meeting_id.clone(), change_id.clone());
         let change_type = change_type.as_str().to_string();
         let db = ctx.db();
-        let settings = settings::load(db, &event.tenant_id).await?;
+        let settings = settings::load(db, &tenant_id).await?;
         let prefs = &settings.notifications;
         let channels: Vec<(Channel, &ChannelPreferences)> = [
             (Channel::Email, &prefs.email),
@@ -68,7 +70,7 @@ impl JobHandler for NotifyMeeting {
         if channels.is_empty() {
             return Ok(());
         }
-        let Some(meeting) = store::get_any(db, &event.tenant_id, &meeting_id)
+        let Some(meeting) = store::get_any(db, &tenant_id, &meeting_id)
             .await
             .map_err(retry)?
         else {
@@ -81,11 +83,11 @@ impl JobHandler for NotifyMeeting {
             public_url: self.notifier.public_url().to_string(),
             meeting,
         };
-        let credentials = usable_credentials(db, &self.notifier, &event.tenant_id).await?;
+        let credentials = usable_credentials(db, &self.notifier, &tenant_id).await?;
         let mut later = None;
         for (channel, channel_prefs) in channels {
             let batch = Batch {
-                tenant_id: event.tenant_id.clone(),
+                tenant_id: tenant_id.clone(),
                 meeting_id: meeting_id.clone(),
                 change_id: change_id.clone(),
                 change_type: change_type.clone(),

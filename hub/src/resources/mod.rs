@@ -26,8 +26,7 @@ use crate::{
     auth::{Actor, policy},
     db::{Db, DbError, new_id, timestamp},
     error::{ApiError, ApiJson, ApiQuery, FieldError},
-    google::Google,
-    google::GoogleError,
+    google::{Google, GoogleError},
     handles::capability_handles,
     jobs::Queue,
 };
@@ -245,25 +244,21 @@ async fn create_resource(
             true,
         ),
     };
-    let resource = insert(
-        &state.db,
-        &state.jobs,
-        &actor.tenant_id,
-        &new,
-        (&calendar_id, created),
-    )
-    .await?;
+    let resource = insert(&state, &actor.tenant_id, &new, &calendar_id, created).await?;
     tracing::info!(resource_id = %resource.id, kind = %resource.kind, "resource onboarded");
     Ok((StatusCode::CREATED, Json(resource)))
 }
 
+/// Stores a new resource and announces it, in one transaction; `created` says whether CORBI
+/// created its calendar.
 async fn insert(
-    db: &Db,
-    queue: &Queue,
+    state: &ResourcesState,
     tenant_id: &str,
     new: &NewResource,
-    (calendar_id, created): (&str, bool),
+    calendar_id: &str,
+    created: bool,
 ) -> Result<Resource, ResourceError> {
+    let (db, queue) = (&state.db, &state.jobs);
     let id = new_id();
     let now = timestamp(Utc::now());
     let mut tx = db.begin_write().await?;
@@ -286,12 +281,12 @@ async fn insert(
     match inserted {
         Ok(_) => {
             events::emit(queue, &mut tx, tenant_id, &id, ResourceChange::Onboarded).await?;
-            tx.commit().await.map_err(DbError::classify)?;
+            tx.commit().await?;
             queue.notify_workers();
             get(db, tenant_id, &id).await
         }
         Err(DbError::Conflict(_)) => {
-            tx.rollback().await.map_err(DbError::classify)?;
+            tx.rollback().await?;
             let owner: String = sqlx::query_scalar(
                 "SELECT id FROM resources WHERE tenant_id = $1 AND calendar_id = $2",
             )

@@ -372,7 +372,7 @@ impl TickJob {
 }
 
 /// Follows a resource's [`ResourceChanged`] event: the Google calls happen in the (coalesced)
-/// reconcile job, so the admin's request answered at once.
+/// reconcile job, so the admin's request is answered at once.
 pub struct FollowResourceJob;
 
 #[async_trait]
