@@ -5,6 +5,7 @@ mod api;
 mod architecture;
 mod attendance;
 mod cli;
+mod console;
 mod crash;
 #[cfg(feature = "demo")]
 mod demo;
