@@ -91,7 +91,7 @@ pub(crate) struct Shared {
     store: Mutex<Store>,
     base_url: String,
     push_tx: mpsc::UnboundedSender<Delivery>,
-    keys: oidc::Keys,
+    keys: &'static oidc::Keys,
 }
 
 impl Shared {
@@ -130,7 +130,7 @@ impl GoogleEmulator {
         config: GoogleConfig,
     ) -> std::io::Result<GoogleEmulator> {
         let addr = listener.local_addr()?;
-        let keys = oidc::Keys::load().map_err(std::io::Error::other)?;
+        let keys = oidc::Keys::get().map_err(std::io::Error::other)?;
         let (push_tx, push_rx) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
             config,

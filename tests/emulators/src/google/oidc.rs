@@ -3,7 +3,7 @@
 //! Claims follow Google: `email`/`email_verified` only with the email scope, `name`,
 //! `given_name`, `family_name` only with the profile scope (derived from the email's local part).
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use axum::Json;
 use axum::extract::State;
@@ -34,7 +34,8 @@ pub const EMAIL_SCOPE: &str = "https://www.googleapis.com/auth/userinfo.email";
 /// Google's long form of the `profile` scope.
 pub const PROFILE_SCOPE: &str = "https://www.googleapis.com/auth/userinfo.profile";
 
-/// The signing keys, loaded once at start (parsing RSA keys is slow in debug builds).
+/// The signing keys and the published JWKS, built once per process: reading the RSA key for the
+/// JWKS takes milliseconds in debug builds, and test suites start many emulators.
 pub struct Keys {
     signing: EncodingKey,
     other: EncodingKey,
@@ -48,9 +49,20 @@ impl std::fmt::Debug for Keys {
     }
 }
 
+static KEYS: OnceLock<Keys> = OnceLock::new();
+
 impl Keys {
+    /// The process-wide keys, built on first use.
+    pub fn get() -> Result<&'static Keys, jsonwebtoken::errors::Error> {
+        if let Some(keys) = KEYS.get() {
+            return Ok(keys);
+        }
+        let keys = Keys::load()?;
+        Ok(KEYS.get_or_init(|| keys))
+    }
+
     /// Parses the two committed test keys and builds the published JWKS.
-    pub fn load() -> Result<Keys, jsonwebtoken::errors::Error> {
+    fn load() -> Result<Keys, jsonwebtoken::errors::Error> {
         let signing = EncodingKey::from_rsa_pem(SIGNING_KEY_PEM.as_bytes())?;
         let other = EncodingKey::from_rsa_pem(OTHER_KEY_PEM.as_bytes())?;
         let mut jwk = Jwk::from_encoding_key(&signing, Algorithm::RS256)?;
