@@ -196,6 +196,8 @@ fn refused(err: jsonwebtoken::errors::Error) -> SigninError {
 pub struct StartParams {
     /// Where to go once signed in (a path of this hub).
     pub next: Option<String>,
+    /// The Google account to preselect (passed to Google as `login_hint`).
+    pub login_hint: Option<String>,
 }
 
 /// Sends the browser to Google's sign-in screen (303).
@@ -206,13 +208,18 @@ pub(super) async fn start(
     State(state): State<SigninState>,
     Query(params): Query<StartParams>,
 ) -> Response {
-    match begin(&state, &same_origin_path(params.next.as_deref())).await {
+    let next = same_origin_path(params.next.as_deref());
+    match begin(&state, &next, params.login_hint.as_deref()).await {
         Ok((location, cookie)) => see_other(&location, &[cookie]),
         Err(err) => failed(err),
     }
 }
 
-async fn begin(state: &SigninState, next: &str) -> Result<(String, String), SigninError> {
+async fn begin(
+    state: &SigninState,
+    next: &str,
+    login_hint: Option<&str>,
+) -> Result<(String, String), SigninError> {
     let client = &state.signin.inner.google;
     let discovery = client.discover().await?;
     let sign_in_state = tokens::generate(TokenKind::OAuthState);
@@ -231,6 +238,9 @@ async fn begin(state: &SigninState, next: &str) -> Result<(String, String), Sign
         .append_pair("code_challenge", challenge.as_str())
         .append_pair("code_challenge_method", "S256")
         .append_pair("prompt", "select_account");
+    if let Some(hint) = login_hint {
+        url.query_pairs_mut().append_pair("login_hint", hint);
+    }
     Ok((url.to_string(), state_cookie(state, Some(&sign_in_state))))
 }
 

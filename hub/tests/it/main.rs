@@ -6,6 +6,7 @@ mod architecture;
 mod attendance;
 mod cli;
 mod console;
+mod console_google;
 mod crash;
 #[cfg(feature = "demo")]
 mod demo;
