@@ -1,5 +1,5 @@
 //! Administrative commands (`hub tenant create`, `hub user create`, `hub user login-link`,
-//! `hub apikey create`). They
+//! `hub apikey create|revoke`, `hub token revoke`). They
 //! work on the database directly, so they run while a hub serves the same database, and print
 //! the secret alone on the last line of standard output.
 
@@ -72,6 +72,21 @@ pub async fn create_api_key(
             "key (shown once):".into(),
         ],
         secret: Some(issued.token),
+    })
+}
+
+/// `hub apikey revoke --tenant SLUG ID` and `hub token revoke --tenant SLUG ID`.
+pub async fn revoke_credential(
+    db: &Db,
+    tenant: &str,
+    id: &str,
+    actor: ActorType,
+) -> Result<Output, AuthError> {
+    let tenant = store::tenant_by_slug(db, tenant).await?;
+    crate::auth::credentials::revoke_by_cli(db, &tenant.id, id, actor).await?;
+    Ok(Output {
+        lines: vec![format!("credential {id} revoked")],
+        secret: None,
     })
 }
 

@@ -375,8 +375,8 @@ async fn archive_previous(hub: &Hub) -> Result<(), DemoError> {
 }
 
 /// Walks the OAuth consent as a person in a browser would: CORBI's start URL, Google's consent
-/// (the emulator approves at once for `login_hint`), back to CORBI's callback. Returns the
-/// callback's status.
+/// (the emulator approves at once for `login_hint`), back to CORBI's callback with the cookie
+/// the start set (the same browser). Returns the callback's status.
 pub async fn consent(
     client: &Client,
     base_url: &str,
@@ -392,6 +392,14 @@ pub async fn consent(
         .await
         .map_err(|e| DemoError::Step(format!("consent start: {e}")))?;
     let to_google = redirect_target(&start)?;
+    let browser_cookies: Vec<String> = start
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| v.split(';').next())
+        .map(str::to_string)
+        .collect();
     let approved = client
         .get(to_google)
         .send()
@@ -400,6 +408,7 @@ pub async fn consent(
     let back = redirect_target(&approved)?;
     let callback = client
         .get(back)
+        .header(header::COOKIE, browser_cookies.join("; "))
         .send()
         .await
         .map_err(|e| DemoError::Step(format!("consent callback: {e}")))?;

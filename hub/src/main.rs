@@ -70,6 +70,11 @@ enum Command {
         #[command(subcommand)]
         command: ApiKeyCommand,
     },
+    /// Manage personal access tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -118,6 +123,24 @@ enum ApiKeyCommand {
         #[arg(long, value_enum)]
         actor: ActorArg,
     },
+    /// Revoke an API key at once.
+    Revoke {
+        #[arg(long)]
+        tenant: String,
+        /// The key's id (printed when it was created; `GET /api/v1/credentials` lists them).
+        id: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Revoke a person's personal access token at once.
+    Revoke {
+        #[arg(long)]
+        tenant: String,
+        /// The token's id (`GET /api/v1/credentials` lists them).
+        id: String,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -158,6 +181,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Tenant { command } => admin_command(&config, command.into()).await,
         Command::User { command } => admin_command(&config, command.into()).await,
         Command::Apikey { command } => admin_command(&config, command.into()).await,
+        Command::Token { command } => admin_command(&config, command.into()).await,
     }
 }
 
@@ -260,6 +284,22 @@ enum AdminCommand {
         name: String,
         actor: ActorType,
     },
+    Revoke {
+        tenant: String,
+        id: String,
+        actor: ActorType,
+    },
+}
+
+impl From<TokenCommand> for AdminCommand {
+    fn from(command: TokenCommand) -> Self {
+        let TokenCommand::Revoke { tenant, id } = command;
+        AdminCommand::Revoke {
+            tenant,
+            id,
+            actor: ActorType::User,
+        }
+    }
 }
 
 impl From<TenantCommand> for AdminCommand {
@@ -302,18 +342,26 @@ impl From<UserCommand> for AdminCommand {
 
 impl From<ApiKeyCommand> for AdminCommand {
     fn from(command: ApiKeyCommand) -> Self {
-        let ApiKeyCommand::Create {
-            tenant,
-            name,
-            actor,
-        } = command;
-        let actor = match actor {
-            ActorArg::Ai => ActorType::Ai,
-        };
-        AdminCommand::ApiKey {
-            tenant,
-            name,
-            actor,
+        match command {
+            ApiKeyCommand::Create {
+                tenant,
+                name,
+                actor,
+            } => {
+                let actor = match actor {
+                    ActorArg::Ai => ActorType::Ai,
+                };
+                AdminCommand::ApiKey {
+                    tenant,
+                    name,
+                    actor,
+                }
+            }
+            ApiKeyCommand::Revoke { tenant, id } => AdminCommand::Revoke {
+                tenant,
+                id,
+                actor: ActorType::Ai,
+            },
         }
     }
 }
@@ -339,6 +387,9 @@ async fn admin_command(config: &Config, command: AdminCommand) -> anyhow::Result
             name,
             actor,
         } => cli::create_api_key(&db, &tenant, &name, actor).await?,
+        AdminCommand::Revoke { tenant, id, actor } => {
+            cli::revoke_credential(&db, &tenant, &id, actor).await?
+        }
     };
     db.close().await;
     for line in output.lines {

@@ -1,8 +1,9 @@
 -- The console: people's names and whether they may still act, browser sessions, one-time
--- sign-in links and pending Google sign-ins. Kept column-for-column equal to migrations/sqlite.
+-- sign-in links, pending Google sign-ins, and when each credential was last used. Kept column-for-column equal to migrations/sqlite.
 
 ALTER TABLE users ADD COLUMN name TEXT NOT NULL DEFAULT '';
 ALTER TABLE users ADD COLUMN active BIGINT NOT NULL DEFAULT 1;
+ALTER TABLE credentials ADD COLUMN last_used_at TEXT;
 
 -- A signed-in browser. Only the SHA-256 of the cookie's secret is kept.
 CREATE TABLE sessions (

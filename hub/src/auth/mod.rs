@@ -11,15 +11,24 @@
 //! come from the hub's own origin ([`origin_guard`]).
 //!
 //! Files: `store.rs` (SQL of tenants, users, credentials), `tokens.rs` (generation and hashing),
-//! `policy.rs` (rules), `sessions.rs` (browser sessions), `users.rs` (the people API and `/me`).
+//! `policy.rs` (rules), `sessions.rs` (browser sessions), `users.rs` (the people API),
+//! `credentials.rs` (listing, creating and revoking tokens and keys).
 
+pub mod credentials;
 pub mod policy;
 pub mod sessions;
 pub mod store;
 pub mod tokens;
 pub mod users;
 
-pub use users::routes;
+/// The people and credential routes, under any router state holding the database.
+pub fn routes<S>() -> utoipa_axum::router::OpenApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Db: FromRef<S>,
+{
+    users::routes().merge(credentials::routes())
+}
 
 use axum::{
     extract::{FromRef, FromRequestParts},

@@ -283,6 +283,7 @@ pub async fn issue_device_token(
         user_id: None,
         resource_id: Some(resource_id),
         name,
+        expires_at: None,
     };
     new.insert(&issued, &mut **tx).await?;
     Ok(issued)
@@ -296,6 +297,7 @@ struct NewCredential<'a> {
     user_id: Option<&'a str>,
     resource_id: Option<&'a str>,
     name: &'a str,
+    expires_at: Option<chrono::DateTime<Utc>>,
 }
 
 impl NewCredential<'_> {
@@ -304,8 +306,8 @@ impl NewCredential<'_> {
         E: sqlx::Executor<'e, Database = sqlx::Any>,
     {
         sqlx::query(
-            "INSERT INTO credentials (id, tenant_id, kind, actor_type, user_id, resource_id, name, token_hash, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            "INSERT INTO credentials (id, tenant_id, kind, actor_type, user_id, resource_id, name, token_hash, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(&issued.credential_id)
         .bind(self.tenant_id)
@@ -316,6 +318,7 @@ impl NewCredential<'_> {
         .bind(self.name)
         .bind(tokens::hash(&issued.token))
         .bind(timestamp(Utc::now()))
+        .bind(self.expires_at.map(timestamp))
         .execute(executor)
         .await?;
         Ok(())
@@ -330,6 +333,35 @@ async fn insert_credential(
     user_id: Option<&str>,
     name: &str,
 ) -> Result<IssuedToken, AuthError> {
+    insert_expiring_credential(db, tenant_id, kind, actor_type, user_id, name, None).await
+}
+
+/// Issues a personal token (for `user`) or an AI key (`user` None) that stops working at
+/// `expires_at`, if given.
+pub async fn issue_expiring(
+    db: &Db,
+    tenant_id: &str,
+    user: Option<&User>,
+    name: &str,
+    expires_at: Option<chrono::DateTime<Utc>>,
+) -> Result<IssuedToken, AuthError> {
+    let (kind, actor_type) = match user {
+        Some(_) => (TokenKind::Personal, ActorType::User),
+        None => (TokenKind::ApiKey, ActorType::Ai),
+    };
+    let user_id = user.map(|u| u.id.as_str());
+    insert_expiring_credential(db, tenant_id, kind, actor_type, user_id, name, expires_at).await
+}
+
+async fn insert_expiring_credential(
+    db: &Db,
+    tenant_id: &str,
+    kind: TokenKind,
+    actor_type: ActorType,
+    user_id: Option<&str>,
+    name: &str,
+    expires_at: Option<chrono::DateTime<Utc>>,
+) -> Result<IssuedToken, AuthError> {
     let issued = IssuedToken {
         credential_id: new_id(),
         token: tokens::generate(kind),
@@ -341,6 +373,7 @@ async fn insert_credential(
         user_id,
         resource_id: None,
         name,
+        expires_at,
     };
     new.insert(&issued, db.pool()).await?;
     Ok(issued)
@@ -386,21 +419,26 @@ pub async fn revoke_credential_in(
 
 /// Resolves a bearer token to its actor; unknown, revoked and expired tokens are refused alike.
 pub async fn authenticate(db: &Db, token: &str) -> Result<Actor, AuthError> {
+    let now = Utc::now();
     let row = sqlx::query(
-        "SELECT c.id, c.tenant_id, c.actor_type, c.user_id, c.resource_id, u.role \
+        "SELECT c.id, c.tenant_id, c.actor_type, c.user_id, c.resource_id, c.last_used_at, u.role \
          FROM credentials c LEFT JOIN users u ON u.id = c.user_id AND u.tenant_id = c.tenant_id \
          WHERE c.token_hash = $1 AND c.revoked_at IS NULL \
            AND (c.expires_at IS NULL OR c.expires_at > $2) \
            AND (c.user_id IS NULL OR u.active = 1)",
     )
     .bind(tokens::hash(token))
-    .bind(timestamp(Utc::now()))
+    .bind(timestamp(now))
     .fetch_optional(db.pool())
     .await?
     .ok_or(AuthError::Unauthenticated)?;
+    let credential_id: String = row.try_get("id")?;
+    let last_used: Option<String> = row.try_get("last_used_at")?;
+    if last_used.is_none_or(|at| at < timestamp(now - LAST_USED_PRECISION)) {
+        mark_used(db, &credential_id, now).await?;
+    }
     let actor_type: String = row.try_get("actor_type")?;
     let actor_type = ActorType::parse(&actor_type).ok_or(AuthError::Unauthenticated)?;
-    let credential_id: String = row.try_get("id")?;
     let user_id: Option<String> = row.try_get("user_id")?;
     let role: Option<String> = row.try_get("role")?;
     Ok(Actor {
@@ -410,6 +448,23 @@ pub async fn authenticate(db: &Db, token: &str) -> Result<Actor, AuthError> {
         role: role.as_deref().and_then(Role::parse),
         resource_id: row.try_get("resource_id")?,
     })
+}
+
+/// `last_used_at` is kept to the minute: writing it on every request would make each read a
+/// write.
+const LAST_USED_PRECISION: chrono::Duration = chrono::Duration::minutes(1);
+
+async fn mark_used(
+    db: &Db,
+    credential_id: &str,
+    now: chrono::DateTime<Utc>,
+) -> Result<(), AuthError> {
+    sqlx::query("UPDATE credentials SET last_used_at = $1 WHERE id = $2")
+        .bind(timestamp(now))
+        .bind(credential_id)
+        .execute(db.pool())
+        .await?;
+    Ok(())
 }
 
 fn validate_slug(slug: &str) -> Result<(), AuthError> {

@@ -5,7 +5,10 @@
 //! [`scopes`]; the OAuth client and the sealed token store they use are [`crate::connections`].
 //!
 //! The `state` parameter is a random value bound (by its hash, server side) to the tenant, the
-//! user and the PKCE verifier; it is single-use and expires after ten minutes.
+//! user and the PKCE verifier; it is single-use and expires after ten minutes. It is also set in
+//! a cookie scoped to `/oauth/google` when the flow starts, and the callback accepts it only from
+//! the browser holding that cookie: a consent link forwarded to a colleague cannot attach the
+//! colleague's Google account to the sender.
 
 use std::sync::Arc;
 
@@ -107,7 +110,37 @@ async fn start(
         challenge,
         params.login_hint.as_deref(),
     );
-    Ok(Redirect::to(&url).into_response())
+    let cookie = browser_cookie(&state.public_url, Some(&state_value));
+    Ok(([(header::SET_COOKIE, cookie)], Redirect::to(&url)).into_response())
+}
+
+/// The cookie that ties a consent in progress to the browser that started it.
+const BROWSER_COOKIE: &str = "corbi_oauth_state";
+
+fn browser_cookie(public_url: &str, value: Option<&str>) -> String {
+    let max_age = match value {
+        Some(_) => cookie::time::Duration::minutes(10),
+        None => cookie::time::Duration::ZERO,
+    };
+    cookie::Cookie::build((BROWSER_COOKIE, value.unwrap_or_default().to_string()))
+        .path("/oauth/google")
+        .http_only(true)
+        .same_site(cookie::SameSite::Lax)
+        .secure(public_url.starts_with("https://"))
+        .max_age(max_age)
+        .build()
+        .to_string()
+}
+
+/// True when the request carries the state cookie with this value.
+fn started_in_this_browser(headers: &axum::http::HeaderMap, value: &str) -> bool {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(cookie::Cookie::split_parse)
+        .filter_map(Result::ok)
+        .any(|c| c.name() == BROWSER_COOKIE && !value.is_empty() && c.value() == value)
 }
 
 async fn save_state(
@@ -181,8 +214,19 @@ pub struct CallbackParams {
     responses((status = 200, description = "connected"), (status = 400, description = "refused or expired")), tag = "google")]
 async fn callback(
     State(state): State<ConnectState>,
+    headers: axum::http::HeaderMap,
     ApiQuery(params): ApiQuery<CallbackParams>,
 ) -> Result<Response, ApiError> {
+    if !started_in_this_browser(&headers, params.state.as_deref().unwrap_or_default()) {
+        tracing::warn!(
+            security = true,
+            "Google consent answered in a browser that did not start it; refused"
+        );
+        return Ok(page(
+            StatusCode::BAD_REQUEST,
+            "This Google connection was started in another browser. Start it again here, from CORBI.",
+        ));
+    }
     let Some(pending) = take_state(&state.db, params.state.as_deref().unwrap_or_default()).await?
     else {
         return Ok(page(

@@ -470,3 +470,126 @@ fn first_asset() -> Option<String> {
         .map(|entry| entry.file_name().to_string_lossy().into_owned())
         .next()
 }
+
+async fn credentials_are_listed_created_and_revoked_at_once(engine: Engine) {
+    let hub = TestHub::start(engine).await;
+    let seeded = hub.seed("acme").await;
+    let made = hub
+        .call(
+            Method::POST,
+            "/api/v1/credentials",
+            Some(&seeded.member_token),
+            Some(json!({"kind": "personal_token", "name": "laptop script"})),
+        )
+        .await;
+    assert_eq!(made.status(), StatusCode::CREATED);
+    let made: Value = made.json().await.expect("json");
+    let token = made["token"]
+        .as_str()
+        .expect("token shown once")
+        .to_string();
+    let expires = made["expires_at"].as_str().expect("personal tokens expire");
+    let in_days = (chrono::DateTime::parse_from_rfc3339(expires)
+        .expect("time")
+        .to_utc()
+        - chrono::Utc::now())
+    .num_days();
+    assert!(
+        (89..=90).contains(&in_days),
+        "90 days by default, got {in_days}"
+    );
+    let works = hub
+        .call(Method::GET, "/api/v1/me", Some(&token), None)
+        .await;
+    assert_eq!(works.status(), StatusCode::OK);
+
+    let listed: Value = hub
+        .call(
+            Method::GET,
+            "/api/v1/credentials",
+            Some(&seeded.member_token),
+            None,
+        )
+        .await
+        .json()
+        .await
+        .expect("json");
+    let items = listed["items"].as_array().expect("items");
+    assert!(
+        items.iter().all(|c| c.get("token").is_none()),
+        "no secrets listed"
+    );
+    let mine = items
+        .iter()
+        .find(|c| c["id"] == made["id"])
+        .expect("listed");
+    assert!(
+        mine["last_used_at"].is_string(),
+        "last use recorded: {mine}"
+    );
+
+    let key = hub
+        .call(
+            Method::POST,
+            "/api/v1/credentials",
+            Some(&seeded.member_token),
+            Some(json!({"kind": "api_key", "name": "agent"})),
+        )
+        .await;
+    expect_error(key, 403, "FORBIDDEN").await;
+    let key: Value = hub
+        .call(
+            Method::POST,
+            "/api/v1/credentials",
+            Some(&seeded.admin_token),
+            Some(json!({"kind": "api_key", "name": "voice agent", "expires_in_days": 7})),
+        )
+        .await
+        .json()
+        .await
+        .expect("json");
+    let ai_key = key["token"].as_str().expect("key").to_string();
+    let bad_days = hub
+        .call(
+            Method::POST,
+            "/api/v1/credentials",
+            Some(&seeded.admin_token),
+            Some(json!({"kind": "api_key", "name": "x", "expires_in_days": 0})),
+        )
+        .await;
+    expect_error(bad_days, 422, "VALIDATION_FAILED").await;
+
+    let key_path = format!("/api/v1/credentials/{}", key["id"].as_str().expect("id"));
+    let not_theirs = hub
+        .call(Method::DELETE, &key_path, Some(&seeded.member_token), None)
+        .await;
+    expect_error(not_theirs, 404, "NOT_FOUND").await;
+    let gone = hub
+        .call(Method::DELETE, &key_path, Some(&seeded.admin_token), None)
+        .await;
+    assert_eq!(gone.status(), StatusCode::NO_CONTENT);
+    let refused = hub
+        .call(Method::GET, "/api/v1/resources", Some(&ai_key), None)
+        .await;
+    expect_error(refused, 401, "UNAUTHENTICATED").await;
+
+    let own_path = format!("/api/v1/credentials/{}", made["id"].as_str().expect("id"));
+    let own = hub
+        .call(Method::DELETE, &own_path, Some(&seeded.member_token), None)
+        .await;
+    assert_eq!(own.status(), StatusCode::NO_CONTENT);
+    let after = hub
+        .call(Method::GET, "/api/v1/me", Some(&token), None)
+        .await;
+    expect_error(after, 401, "UNAUTHENTICATED").await;
+    let again = hub
+        .call(Method::DELETE, &own_path, Some(&seeded.member_token), None)
+        .await;
+    assert_eq!(
+        again.status(),
+        StatusCode::NO_CONTENT,
+        "revoking twice is harmless"
+    );
+    hub.stop().await;
+}
+on_both_engines!(credentials_are_listed_created_and_revoked_at_once);

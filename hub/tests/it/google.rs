@@ -729,3 +729,53 @@ async fn the_fake_google_refuses_unknown_oauth_clients() {
         "the hub's tests rely on the emulator checking clients"
     );
 }
+
+/// A consent link forwarded to a colleague (Google answered in a browser that did not start
+/// the flow) connects nothing, and the sender's pending consent still works from their browser.
+async fn a_forwarded_consent_link_is_refused(engine: Engine) {
+    let (hub, google) = TestHub::start_google(engine).await;
+    let acme = hub.seed("acme").await;
+    google.emulator.add_account("colleague@acme.example.com");
+    let start = hub
+        .call(
+            Method::GET,
+            "/oauth/google/start?for=tenant&login_hint=colleague@acme.example.com",
+            Some(&acme.admin_token),
+            None,
+        )
+        .await;
+    assert!(start.status().is_redirection());
+    let to_google = start.headers()[reqwest::header::LOCATION]
+        .to_str()
+        .expect("location")
+        .to_string();
+    let approved = hub.client.get(to_google).send().await.expect("Google");
+    let back = approved.headers()[reqwest::header::LOCATION]
+        .to_str()
+        .expect("location")
+        .to_string();
+    let forwarded = hub.client.get(back).send().await.expect("callback");
+    assert_eq!(forwarded.status(), 400);
+    assert!(
+        forwarded
+            .text()
+            .await
+            .expect("page")
+            .contains("another browser")
+    );
+    let status = json_of(
+        hub.call(
+            Method::GET,
+            "/api/v1/google/connection",
+            Some(&acme.admin_token),
+            None,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status["connected"], false, "{status}");
+    assert_eq!(google.count("POST", "/token"), 0, "no code was exchanged");
+    assert!(crate::support::captured_logs().contains("did not start it"));
+    hub.stop().await;
+}
+on_both_engines!(a_forwarded_consent_link_is_refused);
