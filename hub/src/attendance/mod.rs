@@ -153,7 +153,7 @@ async fn show(
 ) -> Result<Json<Value>, ApiError> {
     let now = Utc::now();
     let meeting = check_in(&state.db, &state.jobs, &actor, &id, now, now).await?;
-    Ok(Json(meeting.view()))
+    Ok(Json(meeting.view_for(&actor)))
 }
 
 /// The check-in window of a meeting under the tenant's settings.

@@ -64,6 +64,31 @@ pub fn require_admin(actor: &Actor) -> Result<(), Refusal> {
     }
 }
 
+/// Participants' phone numbers: for admins and the person who booked the meeting only.
+pub fn may_see_phones(actor: &Actor, booked_by: &str) -> bool {
+    actor.is_admin() || (actor.actor_type == ActorType::User && actor.id == booked_by)
+}
+
+/// What a device may book over the REST API: a walk-up at its door — 15, 30 or 60 minutes, no
+/// participants, no repetition.
+pub fn may_book_as_device(
+    actor: &Actor,
+    minutes: i64,
+    participants: usize,
+    repeats: bool,
+) -> Result<(), Refusal> {
+    if actor.actor_type != ActorType::Device
+        || ([15, 30, 60].contains(&minutes) && participants == 0 && !repeats)
+    {
+        Ok(())
+    } else {
+        Err(Refusal {
+            code: ErrorCode::Forbidden,
+            sentence: "A room device can only book a walk-up of 15, 30 or 60 minutes with no guests and no repeats.",
+        })
+    }
+}
+
 /// Booking a resource: a device books only the resource it is bound to (walk-up at the door);
 /// everyone else books any resource of the tenant.
 pub fn may_book(actor: &Actor, resource_id: Option<&str>) -> Result<(), Refusal> {

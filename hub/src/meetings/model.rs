@@ -9,6 +9,7 @@ use sqlx::{Row, any::AnyRow};
 
 use super::recurrence::{Occurrence, RecurrenceError, Series};
 use crate::{
+    auth::{Actor, policy},
     db::{DbError, parse_timestamp},
     text::{zulu, zulu_millis},
 };
@@ -55,6 +56,30 @@ impl WriteState {
 /// Every field of a meeting a person can see change, in the order the change log lists them.
 /// CORBI's writes and sync log their changes over this one list, so the log reads the same
 /// whoever made the change.
+/// Applies `change` to every participant's `phone` in a meeting's JSON; a removed number is
+/// taken out of the object rather than left null.
+fn for_each_phone(view: &mut Value, mut change: impl FnMut(&mut Value)) {
+    let Some(participants) = view["participants"].as_array_mut() else {
+        return;
+    };
+    for participant in participants {
+        if let Some(object) = participant.as_object_mut() {
+            if let Some(phone) = object.get_mut("phone") {
+                change(phone);
+                if phone.is_null() {
+                    object.remove("phone");
+                }
+            }
+        }
+    }
+}
+
+fn phone_hash(number: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = hex::encode(Sha256::digest(number.as_bytes()));
+    format!("sha256:{}", &digest[..12])
+}
+
 const VISIBLE_FIELDS: [&str; 12] = [
     "title",
     "description",
@@ -244,7 +269,7 @@ impl Meeting {
     /// The visible fields that differ from `after`, as `{field: {"from": old, "to": new}}`:
     /// the change log's diff of an update, whoever made it.
     pub fn diff(&self, after: &Meeting) -> Map<String, Value> {
-        let (a, b) = (self.view(), after.view());
+        let (a, b) = (self.logged_view(), after.logged_view());
         VISIBLE_FIELDS
             .iter()
             .filter(|field| a[**field] != b[**field])
@@ -265,7 +290,30 @@ impl Meeting {
         )
     }
 
-    /// The API's JSON of the meeting (docs/API.md, "Meetings").
+    /// The meeting as `actor` may see it: participants' phone numbers go only to admins and to
+    /// the person who booked it, never to AI keys or devices (they need no number to act).
+    pub fn view_for(&self, actor: &Actor) -> Value {
+        let mut view = self.view();
+        if !policy::may_see_phones(actor, &self.created_by) {
+            for_each_phone(&mut view, |phone| *phone = Value::Null);
+        }
+        view
+    }
+
+    /// The meeting as the change log keeps it: a phone number becomes a short hash, so the log
+    /// still shows that it changed without keeping the number.
+    fn logged_view(&self) -> Value {
+        let mut view = self.view();
+        for_each_phone(&mut view, |phone| {
+            if let Some(number) = phone.as_str() {
+                *phone = Value::String(phone_hash(number));
+            }
+        });
+        view
+    }
+
+    /// The API's JSON of the meeting (docs/API.md, "Meetings"), whole; callers answering a
+    /// request use [`Meeting::view_for`].
     pub fn view(&self) -> Value {
         json!({
             "id": self.id,

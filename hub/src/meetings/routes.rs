@@ -21,7 +21,7 @@ use super::{
     validate::{MeetingPatch, NewMeeting, zone},
 };
 use crate::{
-    auth::Actor,
+    auth::{Actor, policy},
     db::{Db, timestamp},
     error::{ApiError, ApiJson, ApiQuery, FieldError, parse_json},
     resources, settings,
@@ -69,8 +69,31 @@ async fn create_meeting(
             "at most 255 characters",
         )]));
     }
+    device_walk_up_only(&actor, &body)?;
     let (meeting, _) = service::create(&state, &actor, body, key).await?;
-    Ok((StatusCode::CREATED, Json(meeting.view())))
+    Ok((StatusCode::CREATED, Json(meeting.view_for(&actor))))
+}
+
+/// A device books only walk-ups over REST; the times are checked properly by the service,
+/// this only reads their length.
+fn device_walk_up_only(actor: &Actor, body: &NewMeeting) -> Result<(), ApiError> {
+    let minutes = match (
+        DateTime::parse_from_rfc3339(&body.start),
+        DateTime::parse_from_rfc3339(&body.end),
+    ) {
+        (Ok(start), Ok(end)) => (end - start).num_minutes(),
+        _ => 0,
+    };
+    let repeats = body
+        .recurrence
+        .as_ref()
+        .is_some_and(|rules| !rules.is_empty());
+    Ok(policy::may_book_as_device(
+        actor,
+        minutes,
+        body.participants.len(),
+        repeats,
+    )?)
 }
 
 /// Filters of the meeting list.
@@ -155,7 +178,7 @@ async fn list_meetings(
                 .map(|m| encode_cursor(&timestamp(m.start), &m.id))
         })
         .flatten();
-    let items: Vec<Value> = meetings.iter().map(super::model::Meeting::view).collect();
+    let items: Vec<Value> = meetings.iter().map(|m| m.view_for(&actor)).collect();
     Ok(Json(json!({"items": items, "next_cursor": next_cursor})))
 }
 
@@ -185,7 +208,9 @@ async fn get_meeting(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     Ok(Json(
-        store::get(&state.db, &actor.tenant_id, &id).await?.view(),
+        store::get(&state.db, &actor.tenant_id, &id)
+            .await?
+            .view_for(&actor),
     ))
 }
 
@@ -203,7 +228,7 @@ async fn patch_meeting(
     Ok(Json(
         service::update(&state, &actor, &id, patch, if_match)
             .await?
-            .view(),
+            .view_for(&actor),
     ))
 }
 
@@ -232,7 +257,7 @@ async fn cancel_meeting(
     Ok(Json(
         service::cancel(&state, &actor, &id, body.reason)
             .await?
-            .view(),
+            .view_for(&actor),
     ))
 }
 

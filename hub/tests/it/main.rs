@@ -13,6 +13,7 @@ mod demo;
 mod edge;
 mod google;
 mod jobs;
+mod least_data;
 mod meetings;
 mod notify;
 mod observability;
