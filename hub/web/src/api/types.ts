@@ -157,7 +157,7 @@ export interface CredentialFlags {
 export interface Job {
   id: string;
   kind: string;
-  state: string;
+  state: 'queued' | 'running' | 'done' | 'dead';
   attempts: number;
   max_attempts: number;
   last_error: string | null;
@@ -169,6 +169,7 @@ export interface Job {
 export interface NotificationRow {
   id: string;
   meeting_id: string;
+  change_id: string;
   change_type: string;
   channel: Channel;
   recipient: string;
