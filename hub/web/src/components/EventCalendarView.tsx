@@ -43,8 +43,8 @@ export function EventCalendarView({ view, date, offset, resources, events, onSel
     if (!host.current) return;
     const calendar = createCalendar(host.current, [ResourceTimeGrid, ResourceTimeline, Interaction], {
       headerToolbar: { start: '', center: '', end: '' },
-      height: 'auto',
       selectable: true,
+      editable: false,
       unselectAuto: true,
       nowIndicator: true,
       scrollTime: '07:00:00',
@@ -53,7 +53,18 @@ export function EventCalendarView({ view, date, offset, resources, events, onSel
       eventTimeFormat: { hour: 'numeric', minute: '2-digit' },
       slotLabelFormat: { hour: 'numeric', minute: '2-digit' },
       views: {
-        resourceTimelineWeek: { slotDuration: '01:00:00', slotWidth: 36 },
+        resourceTimeGridDay: { height: '75vh' },
+        // Twenty rooms by seven days: rows per room, the hours from 07:00 to 21:00 (stretched
+        // when a meeting lies outside them).
+        resourceTimelineWeek: {
+          height: 'auto',
+          slotDuration: '01:00:00',
+          slotWidth: 44,
+          slotMinTime: '07:00:00',
+          slotMaxTime: '21:00:00',
+          flexibleSlotTimeLimits: true,
+          slotLabelFormat: { hour: 'numeric' },
+        },
       },
       selectConstraint: (info) => {
         const r = handlers.current.resources.find((x) => x.id === String(info.resource?.id));
@@ -86,6 +97,7 @@ export function EventCalendarView({ view, date, offset, resources, events, onSel
         const el = info.el;
         el.tabIndex = 0;
         el.setAttribute('role', 'link');
+        el.title = `${String(info.event.title)} · ${info.timeText} · ${p.status ?? ''}`;
         el.setAttribute('aria-label', `${String(info.event.title)}, ${info.timeText}, ${p.status ?? ''}${p.organizer ? `, organised by ${p.organizer}` : ''}`);
         el.addEventListener('keydown', (e) => {
           if ((e.key === 'Enter' || e.key === ' ') && p.meetingId) {
@@ -96,7 +108,21 @@ export function EventCalendarView({ view, date, offset, resources, events, onSel
       },
     } as Calendar.Options);
     cal.current = calendar;
+    // EventCalendar's table roles are incomplete (meetings and room labels sit outside any
+    // row or cell), which screen readers cannot follow. The grid is left as plain layout and
+    // each meeting is a labelled link; booking by keyboard goes through the booking form.
+    const strip = () =>
+      host.current?.querySelectorAll('[role], [aria-colindex], [aria-rowindex]').forEach((el) => {
+        el.removeAttribute('aria-colindex');
+        el.removeAttribute('aria-rowindex');
+        if (el.classList.contains('ec-event')) el.setAttribute('role', 'link');
+        else el.removeAttribute('role');
+      });
+    const observer = new MutationObserver(strip);
+    observer.observe(host.current, { childList: true, subtree: true });
+    strip();
     return () => {
+      observer.disconnect();
       cal.current = null;
       void destroyCalendar(calendar);
     };

@@ -174,7 +174,7 @@ export function zoneLabel(zone: string, at: Date = new Date(), locale?: string):
   const part = new Intl.DateTimeFormat(locale, { timeZone: zone, timeZoneName: 'short' })
     .formatToParts(at)
     .find((p) => p.type === 'timeZoneName');
-  return part ? `${zone} (${part.value})` : zone;
+  return part && part.value !== zone ? `${zone} (${part.value})` : zone;
 }
 
 /** The value of an `<input type="datetime-local">` for an instant shown in `zone`. */

@@ -153,7 +153,7 @@ export function CalendarPage() {
         </Empty>
       )}
       {resources.data && resources.data.length > 0 && (
-        <div className="ec-frame" aria-busy={events.isPending} data-testid="calendar" data-events={events.data ? calendarEvents.length : -1}>
+        <div className="ec-frame" tabIndex={0} role="region" aria-label="Calendar" aria-busy={events.isPending} data-testid="calendar" data-events={events.data ? calendarEvents.length : -1}>
           <EventCalendarView
             view={view}
             date={date}

@@ -73,7 +73,7 @@ export default function GoogleAdmin() {
       {sync.error && <Problem error={sync.error} />}
       {sync.data?.length === 0 && <p>No calendars are followed yet. Onboard a room to start.</p>}
       {sync.data && sync.data.length > 0 && (
-        <div className="scroll">
+        <div className="scroll" tabIndex={0} role="region" aria-label="Table, scrolls sideways">
           <table>
             <thead>
               <tr>

@@ -35,7 +35,7 @@ export default function OperationsAdmin() {
       {jobs.error && <Problem error={jobs.error} />}
       {jobs.data?.length === 0 && <p>No dead jobs: every background job finished or is still trying.</p>}
       {jobs.data && jobs.data.length > 0 && (
-        <div className="scroll">
+        <div className="scroll" tabIndex={0} role="region" aria-label="Table, scrolls sideways">
           <table>
             <thead>
               <tr>
@@ -71,7 +71,7 @@ export default function OperationsAdmin() {
       {notices.error && <Problem error={notices.error} />}
       {notices.data?.length === 0 && <p>No failed notifications.</p>}
       {notices.data && notices.data.length > 0 && (
-        <div className="scroll">
+        <div className="scroll" tabIndex={0} role="region" aria-label="Table, scrolls sideways">
           <table>
             <thead>
               <tr>

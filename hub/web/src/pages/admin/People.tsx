@@ -73,7 +73,7 @@ export default function PeopleAdmin() {
       {users.isPending && <Loading what="people" />}
       {users.error && <Problem error={users.error} retry={() => void users.refetch()} />}
       {users.data && (
-        <div className="scroll">
+        <div className="scroll" tabIndex={0} role="region" aria-label="Table, scrolls sideways">
           <table>
             <thead>
               <tr>

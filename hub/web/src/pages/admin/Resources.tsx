@@ -255,7 +255,7 @@ function Devices({ resource }: { resource: Resource }) {
       {devices.error && <Problem error={devices.error} />}
       {devices.data?.length === 0 && <p>No device yet. “Add a device” makes a one-time code for the tablet at the door.</p>}
       {devices.data && devices.data.length > 0 && (
-        <div className="scroll">
+        <div className="scroll" tabIndex={0} role="region" aria-label="Table, scrolls sideways">
           <table>
             <thead>
               <tr>
