@@ -3,6 +3,7 @@
 // hub's routes to a running hub (CORBI_HUB_URL, default http://127.0.0.1:8080).
 import { defineConfig, type Plugin, type ProxyOptions } from 'vite';
 import react from '@vitejs/plugin-react';
+import type { ServerResponse } from 'node:http';
 
 const hub = process.env.CORBI_HUB_URL ?? 'http://127.0.0.1:8080';
 // Development against a hub without browser sessions: CORBI_DEV_TOKEN (a personal access
@@ -20,21 +21,24 @@ const proxied: ProxyOptions = {
 function devSession(): Plugin {
   return {
     name: 'corbi-dev-session',
-    apply: 'serve',
     configureServer(server) {
-      if (!devToken) return;
-      server.middlewares.use('/api/v1/me', (_req, res) => {
-        res.setHeader('Content-Type', 'application/json');
-        res.end(
-          JSON.stringify({
-            user: { id: process.env.CORBI_DEV_USER_ID ?? 'dev', email: 'dev@example.com', name: 'Developer', role: process.env.CORBI_DEV_ROLE ?? 'admin' },
-            tenant: { id: 'dev', slug: 'demo', name: 'Demo', time_zone: process.env.CORBI_DEV_ZONE ?? 'Europe/Berlin' },
-            csrf_token: 'dev',
-          }),
-        );
-      });
+      if (devToken) server.middlewares.use('/api/v1/me', answerMe);
+    },
+    configurePreviewServer(server) {
+      if (devToken) server.middlewares.use('/api/v1/me', answerMe);
     },
   };
+}
+
+function answerMe(_req: unknown, res: ServerResponse) {
+  res.setHeader('Content-Type', 'application/json');
+  res.end(
+    JSON.stringify({
+      user: { id: process.env.CORBI_DEV_USER_ID ?? 'dev', email: 'dev@example.com', name: 'Developer', role: process.env.CORBI_DEV_ROLE ?? 'admin' },
+      tenant: { id: 'dev', slug: 'demo', name: 'Demo', time_zone: process.env.CORBI_DEV_ZONE ?? 'Europe/Berlin' },
+      csrf_token: 'dev',
+    }),
+  );
 }
 
 export default defineConfig({
@@ -49,6 +53,9 @@ export default defineConfig({
     chunkSizeWarningLimit: 600,
   },
   server: {
+    proxy: { '/api': proxied, '/auth': proxied, '/oauth': proxied },
+  },
+  preview: {
     proxy: { '/api': proxied, '/auth': proxied, '/oauth': proxied },
   },
   test: {

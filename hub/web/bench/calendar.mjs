@@ -8,6 +8,10 @@
 //    20, books 400 meetings in one week through the API, then loads the week view of the 20
 //    rooms 10 times in headless Chromium and reports the p50 time from navigation to all
 //    meetings painted, beside the same page for a week without meetings.
+//
+// Against a hub already running: CORBI_BENCH_CREDS=<its credentials file>. Without the hub's
+// browser sessions: CORBI_CONSOLE_URL=<a `vite preview` started with CORBI_DEV_TOKEN> (the
+// built bundle, the dev session), and no sign-in link is used.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -65,9 +69,12 @@ async function main() {
   const size = bundleSize();
   console.log(`calendar page: ${size.files.length} files, ${(size.raw / 1024).toFixed(1)} KiB raw, ${(size.gz / 1024).toFixed(1)} KiB gzipped`);
 
-  const { creds, stop } = await startHub();
+  const { creds, stop } = process.env.CORBI_BENCH_CREDS
+    ? { creds: JSON.parse(readFileSync(process.env.CORBI_BENCH_CREDS, 'utf8')), stop: () => {} }
+    : await startHub();
   try {
-    if (!creds.console) throw new Error('this hub has no console links in its credentials file');
+    const consoleUrl = process.env.CORBI_CONSOLE_URL ?? creds.console?.url;
+    if (!consoleUrl) throw new Error('this hub has no console links in its credentials file; set CORBI_CONSOLE_URL');
     const api = async (method, path, body) => {
       const res = await fetch(`${creds.base_url}${path}`, {
         method,
@@ -107,14 +114,16 @@ async function main() {
 
     const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: ['--no-sandbox'], headless: true });
     const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
-    const signin = await context.newPage();
-    await signin.goto(creds.console.admin_login_url);
-    await signin.waitForURL(/\/calendar/);
-    await signin.close();
+    if (!process.env.CORBI_CONSOLE_URL) {
+      const signin = await context.newPage();
+      await signin.goto(creds.console.admin_login_url);
+      await signin.waitForURL(/\/calendar/);
+      await signin.close();
+    }
     const ids = rooms.map((r) => `resource=${r.id}`).join('&');
     const ymd = (d) => d.toISOString().slice(0, 10);
-    const full = `${creds.console.url}/calendar?view=week&date=${ymd(monday)}&${ids}`;
-    const empty = `${creds.console.url}/calendar?view=week&date=${ymd(new Date(monday.getTime() + 14 * 86400000))}&${ids}`;
+    const full = `${consoleUrl}/calendar?view=week&date=${ymd(monday)}&${ids}`;
+    const empty = `${consoleUrl}/calendar?view=week&date=${ymd(new Date(monday.getTime() + 14 * 86400000))}&${ids}`;
 
     const load = async (url, expected) => {
       const page = await context.newPage();
@@ -124,7 +133,7 @@ async function main() {
           const frame = document.querySelector('[data-testid="calendar"]');
           if (!frame || Number(frame.getAttribute('data-events')) < n) return false;
           if (document.querySelectorAll('.ec-event').length < n) return false;
-          return document.querySelectorAll('.ec-resource').length >= rooms;
+          return document.querySelectorAll('.ec-row-head').length >= rooms;
         },
         [expected, ROOMS],
         { timeout: 30_000, polling: 'raf' },

@@ -59,7 +59,7 @@ export function EventCalendarView({ view, date, offset, resources, events, onSel
         resourceTimelineWeek: {
           height: 'auto',
           slotDuration: '01:00:00',
-          slotWidth: 44,
+          slotWidth: 52,
           slotMinTime: '07:00:00',
           slotMaxTime: '21:00:00',
           flexibleSlotTimeLimits: true,
@@ -86,10 +86,9 @@ export function EventCalendarView({ view, date, offset, resources, events, onSel
         const p = info.event.extendedProps as { organizer?: string; status?: string };
         return {
           html:
-            `<div class="ev-time">${escapeHtml(info.timeText)}</div>` +
+            `<div class="ev-time">${escapeHtml(info.timeText)}${p.status ? ` · ${escapeHtml(p.status)}` : ''}</div>` +
             `<div class="ev-title">${escapeHtml(String(info.event.title))}</div>` +
-            (p.organizer ? `<div class="ev-org">${escapeHtml(p.organizer)}</div>` : '') +
-            `<div class="ev-status">${escapeHtml(p.status ?? '')}</div>`,
+            (p.organizer ? `<div class="ev-org">${escapeHtml(p.organizer)}</div>` : ''),
         };
       },
       eventDidMount: (info) => {
