@@ -1,4 +1,5 @@
-//! Administrative commands (`hub tenant create`, `hub user create`, `hub apikey create`). They
+//! Administrative commands (`hub tenant create`, `hub user create`, `hub user login-link`,
+//! `hub apikey create`). They
 //! work on the database directly, so they run while a hub serves the same database, and print
 //! the secret alone on the last line of standard output.
 
@@ -6,7 +7,9 @@ use shared::ActorType;
 
 use crate::{
     auth::{AuthError, Role, store},
+    config::Config,
     db::Db,
+    signin::{Signin, SigninError, links},
 };
 
 /// What a command printed: informational lines, then the secret (if any) last.
@@ -69,5 +72,26 @@ pub async fn create_api_key(
             "key (shown once):".into(),
         ],
         secret: Some(issued.token),
+    })
+}
+
+/// `hub user login-link --tenant SLUG --email E [--next PATH]`: prints a one-time sign-in URL
+/// to the console under the hub's `PUBLIC_URL` (or `http://{BIND}`).
+pub async fn login_link(
+    db: &Db,
+    config: &Config,
+    tenant: &str,
+    email: &str,
+    next: Option<&str>,
+) -> Result<Output, SigninError> {
+    let signin = Signin::new(config, &config.public_base_url(config.bind))
+        .map_err(|e| SigninError::Google(e.to_string()))?;
+    let url = links::create(db, &signin, tenant, email, next).await?;
+    Ok(Output {
+        lines: vec![format!(
+            "sign-in link for {email} (works once, for {} minutes):",
+            config.console.signin_link_minutes
+        )],
+        secret: Some(url),
     })
 }

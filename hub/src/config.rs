@@ -79,6 +79,30 @@ pub struct Config {
     pub edge: EdgeConfig,
     /// Two-way sync with Google: push channels, debounce, safety-net schedule.
     pub sync: SyncConfig,
+    /// The web console: sessions and sign-in links.
+    pub console: ConsoleConfig,
+}
+
+/// How people stay signed in to the web console.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ConsoleConfig {
+    /// `CONSOLE_SESSION_IDLE_MINUTES`: a session nobody used for this long ends.
+    pub session_idle_minutes: u32,
+    /// `CONSOLE_SESSION_MAX_HOURS`: every session ends this long after sign-in.
+    pub session_max_hours: u32,
+    /// `CONSOLE_SIGNIN_LINK_MINUTES`: how long a one-time sign-in link stays usable.
+    pub signin_link_minutes: u32,
+}
+
+impl Default for ConsoleConfig {
+    fn default() -> Self {
+        ConsoleConfig {
+            session_idle_minutes: 7 * 24 * 60,
+            session_max_hours: 30 * 24,
+            signin_link_minutes: 15,
+        }
+    }
 }
 
 /// Where the notification vendors are reached; the defaults are the vendors' own. Tenants'
@@ -193,6 +217,9 @@ pub struct GoogleConfig {
     pub revoke_url: String,
     /// `GOOGLE_API_BASE_URL`: root of the Calendar API (`…/calendar/v3/` is appended).
     pub api_base_url: String,
+    /// `GOOGLE_ISSUER`: the OpenID Connect issuer people sign in with; its discovery document
+    /// (`{issuer}/.well-known/openid-configuration`) names the other endpoints and the keys.
+    pub issuer: String,
     /// `GOOGLE_REQUESTS_PER_SECOND`: per-connection token bucket, below Google's per-user quota.
     pub requests_per_second: u32,
     /// `GOOGLE_RETRY_DEADLINE_MS`: how long one call may keep retrying rate limits and 5xx.
@@ -210,6 +237,7 @@ impl Default for GoogleConfig {
             token_url: "https://oauth2.googleapis.com/token".into(),
             revoke_url: "https://oauth2.googleapis.com/revoke".into(),
             api_base_url: "https://www.googleapis.com".into(),
+            issuer: "https://accounts.google.com".into(),
             requests_per_second: 8,
             retry_deadline_ms: 10_000,
             timeout_ms: 15_000,
@@ -282,6 +310,7 @@ impl Default for Config {
             notify: NotifyConfig::default(),
             edge: EdgeConfig::default(),
             sync: SyncConfig::default(),
+            console: ConsoleConfig::default(),
         }
     }
 }
@@ -344,6 +373,8 @@ auth_url = "https://accounts.google.com/o/oauth2/v2/auth"
 token_url = "https://oauth2.googleapis.com/token"
 revoke_url = "https://oauth2.googleapis.com/revoke"
 api_base_url = "https://www.googleapis.com"
+# [GOOGLE_ISSUER] OpenID Connect issuer for "Sign in with Google" (discovery document, keys)
+issuer = "https://accounts.google.com"
 # [GOOGLE_REQUESTS_PER_SECOND] per-connection request budget, below Google's per-user quota
 requests_per_second = 8
 # [GOOGLE_RETRY_DEADLINE_MS] how long one call keeps retrying rate limits and 5xx
@@ -382,6 +413,14 @@ channel_ttl_secs = 604800
 renew_before_secs = 86400
 # [SYNC_FAILURE_BACKOFF_MAX_SECS] longest pause of a failing calendar's safety-net sync
 failure_backoff_max_secs = 3600
+
+[console]
+# [CONSOLE_SESSION_IDLE_MINUTES] a console session nobody used for this long ends
+session_idle_minutes = 10080
+# [CONSOLE_SESSION_MAX_HOURS] every console session ends this long after sign-in
+session_max_hours = 720
+# [CONSOLE_SIGNIN_LINK_MINUTES] how long a one-time sign-in link (`hub user login-link`) works
+signin_link_minutes = 15
 "#;
 
 /// Why the configuration could not be read.
@@ -408,6 +447,13 @@ const NESTED_ENV: &[(&str, &str)] = &[
     ("GOOGLE_REQUESTS_PER_SECOND", "google.requests_per_second"),
     ("GOOGLE_RETRY_DEADLINE_MS", "google.retry_deadline_ms"),
     ("GOOGLE_TIMEOUT_MS", "google.timeout_ms"),
+    ("GOOGLE_ISSUER", "google.issuer"),
+    (
+        "CONSOLE_SESSION_IDLE_MINUTES",
+        "console.session_idle_minutes",
+    ),
+    ("CONSOLE_SESSION_MAX_HOURS", "console.session_max_hours"),
+    ("CONSOLE_SIGNIN_LINK_MINUTES", "console.signin_link_minutes"),
     ("SENDGRID_BASE_URL", "notify.sendgrid_base_url"),
     ("TWILIO_BASE_URL", "notify.twilio_base_url"),
     ("NOTIFY_TIMEOUT_MS", "notify.timeout_ms"),

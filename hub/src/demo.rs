@@ -244,6 +244,7 @@ fn point_at_emulators(config: &mut Config, google: &GoogleEmulator) {
     config.google.auth_url = format!("{base}/o/oauth2/auth");
     config.google.token_url = format!("{base}/token");
     config.google.revoke_url = format!("{base}/revoke");
+    config.google.issuer = base.clone();
     config.google.api_base_url = base;
     if config.encryption.keys.expose().is_empty() {
         tracing::info!(

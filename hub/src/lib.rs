@@ -19,6 +19,7 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod connections;
+pub mod console;
 pub mod db;
 #[cfg(feature = "demo")]
 pub mod demo;
@@ -32,6 +33,7 @@ pub mod notify;
 pub mod observability;
 pub mod resources;
 pub mod settings;
+pub mod signin;
 pub mod sync;
 pub mod text;
 
@@ -83,6 +85,8 @@ pub struct AppState {
     pub notify: notify::Notifier,
     /// The MQTT side: broker, schedule publishing, device messages.
     pub edge: Edge,
+    /// Console sign-in: session lifetimes, Google's OpenID Connect client.
+    pub signin: signin::Signin,
 }
 
 /// The OpenAPI document's header; paths are collected from the handlers.
@@ -122,6 +126,8 @@ pub fn app(state: AppState) -> Router {
         .merge(notify::routes())
         .merge(edge::routes())
         .merge(sync::routes())
+        .merge(auth::routes())
+        .merge(signin::routes())
         .split_for_parts();
     let openapi = Arc::new(openapi);
     Router::new()
@@ -136,8 +142,12 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .fallback(error::route_not_found)
+        .fallback(console::fallback)
         .method_not_allowed_fallback(error::method_not_allowed)
+        .layer(middleware::from_fn_with_state(
+            Arc::<str>::from(auth::origin_of(&state.public_url)),
+            auth::origin_guard,
+        ))
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         .layer(middleware::from_fn_with_state(
             state.metrics.clone(),
@@ -242,6 +252,8 @@ impl Hub {
         let (connections, google) = google_clients(&config, &db, &public_url, metrics.clone())?;
         let notifier = notify::Notifier::new(&config, public_url.clone(), metrics.clone())
             .map_err(|e| StartError::Config(e.to_string()))?;
+        let signin = signin::Signin::new(&config, &public_url)
+            .map_err(|e| StartError::Config(e.to_string()))?;
         let shutdown = CancellationToken::new();
         let (edge, mqtt) = Edge::start(&config, &db, metrics.clone(), shutdown.clone()).await?;
         let queue = Queue::new(
@@ -259,6 +271,7 @@ impl Hub {
             google,
             notify: notifier,
             edge: edge.clone(),
+            signin,
         };
         let mut tasks = jobs::runner::spawn(queue, state.metrics.clone(), shutdown.clone());
         let requests: Arc<dyn DeviceRequests> = Arc::new(attendance::device::AtTheDoor::new(

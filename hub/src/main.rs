@@ -95,6 +95,16 @@ enum UserCommand {
         #[arg(long, value_enum)]
         role: RoleArg,
     },
+    /// Print a one-time link that signs the user in to the console (valid 15 minutes).
+    LoginLink {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        email: String,
+        /// Where the console opens once signed in: a path such as `/meetings/ID`.
+        #[arg(long)]
+        next: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -240,6 +250,11 @@ enum AdminCommand {
         email: String,
         role: Role,
     },
+    LoginLink {
+        tenant: String,
+        email: String,
+        next: Option<String>,
+    },
     ApiKey {
         tenant: String,
         name: String,
@@ -256,19 +271,31 @@ impl From<TenantCommand> for AdminCommand {
 
 impl From<UserCommand> for AdminCommand {
     fn from(command: UserCommand) -> Self {
-        let UserCommand::Create {
-            tenant,
-            email,
-            role,
-        } = command;
-        let role = match role {
-            RoleArg::Admin => Role::Admin,
-            RoleArg::Member => Role::Member,
-        };
-        AdminCommand::User {
-            tenant,
-            email,
-            role,
+        match command {
+            UserCommand::Create {
+                tenant,
+                email,
+                role,
+            } => {
+                let role = match role {
+                    RoleArg::Admin => Role::Admin,
+                    RoleArg::Member => Role::Member,
+                };
+                AdminCommand::User {
+                    tenant,
+                    email,
+                    role,
+                }
+            }
+            UserCommand::LoginLink {
+                tenant,
+                email,
+                next,
+            } => AdminCommand::LoginLink {
+                tenant,
+                email,
+                next,
+            },
         }
     }
 }
@@ -302,6 +329,11 @@ async fn admin_command(config: &Config, command: AdminCommand) -> anyhow::Result
             email,
             role,
         } => cli::create_user(&db, &tenant, &email, role).await?,
+        AdminCommand::LoginLink {
+            tenant,
+            email,
+            next,
+        } => cli::login_link(&db, config, &tenant, &email, next.as_deref()).await?,
         AdminCommand::ApiKey {
             tenant,
             name,

@@ -6,11 +6,20 @@
 //! that takes one cannot run unauthenticated, and every store function takes the tenant id it
 //! yields. The permission rules of docs/API.md ("Who may do what") live in [`policy`].
 //!
-//! Files: `store.rs` (SQL), `tokens.rs` (generation and hashing), `policy.rs` (rules).
+//! A browser signed in to the console presents a session cookie instead ([`sessions`]); it acts
+//! as its user, and a request that changes state must also carry the session's CSRF token and
+//! come from the hub's own origin ([`origin_guard`]).
+//!
+//! Files: `store.rs` (SQL of tenants, users, credentials), `tokens.rs` (generation and hashing),
+//! `policy.rs` (rules), `sessions.rs` (browser sessions), `users.rs` (the people API and `/me`).
 
 pub mod policy;
+pub mod sessions;
 pub mod store;
 pub mod tokens;
+pub mod users;
+
+pub use users::routes;
 
 use axum::{
     extract::{FromRef, FromRequestParts},
@@ -95,6 +104,12 @@ pub enum AuthError {
     /// The tenant does not exist.
     #[error("tenant not found")]
     TenantNotFound,
+    /// The change would leave the tenant without an active admin.
+    #[error("the tenant's last active admin cannot be demoted or deactivated")]
+    LastAdmin,
+    /// The thing to add exists already.
+    #[error("duplicate: {0}")]
+    Duplicate(&'static str),
     /// Storage failed.
     #[error(transparent)]
     Db(#[from] DbError),
@@ -111,6 +126,11 @@ impl From<AuthError> for ApiError {
                 ApiError::validation(vec![crate::error::FieldError::new(field, problem)])
             }
             AuthError::TenantNotFound => ApiError::not_found("tenant"),
+            AuthError::LastAdmin => ApiError::new(
+                ErrorCode::Conflict,
+                "This is the tenant's last active admin. Make someone else an admin first.",
+            ),
+            AuthError::Duplicate(sentence) => ApiError::new(ErrorCode::Conflict, sentence),
             AuthError::Db(db) => db.into(),
         }
     }
@@ -126,14 +146,69 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let token = bearer_token(parts).ok_or_else(ApiError::unauthenticated)?;
-        let actor = store::authenticate(&Db::from_ref(state), token).await?;
+        let db = Db::from_ref(state);
+        let actor = match bearer_token(parts) {
+            Some(token) => store::authenticate(&db, token).await?,
+            None => session_actor(parts, &db).await?,
+        };
         let span = tracing::Span::current();
         span.record("tenant_id", actor.tenant_id.as_str());
         span.record("actor_type", actor.actor_type.as_str());
         span.record("actor_id", actor.id.as_str());
         Ok(actor)
     }
+}
+
+/// The actor of the request's session cookie; a request that changes state must carry the
+/// session's CSRF token too.
+async fn session_actor(parts: &Parts, db: &Db) -> Result<Actor, ApiError> {
+    let secret =
+        sessions::secret_from_cookies(&parts.headers).ok_or_else(ApiError::unauthenticated)?;
+    if !parts.method.is_safe() {
+        let presented = parts
+            .headers
+            .get(sessions::CSRF_HEADER)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default();
+        if !sessions::csrf_matches(&secret, presented) {
+            return Err(AuthError::Forbidden(
+                "This change needs the page's security token. Reload the page and try again.",
+            )
+            .into());
+        }
+    }
+    Ok(sessions::authenticate(db, &secret).await?)
+}
+
+/// Refuses a request that rides on a session cookie, changes state and does not come from the
+/// hub's own origin (`PUBLIC_URL`): the browser sends cookies whichever site made the request.
+/// Bearer-token requests are not affected; scripts and agents send no cookies.
+pub async fn origin_guard(
+    axum::extract::State(own_origin): axum::extract::State<std::sync::Arc<str>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let headers = request.headers();
+    let rides_on_cookie = headers.get(header::AUTHORIZATION).is_none()
+        && sessions::secret_from_cookies(headers).is_some();
+    if rides_on_cookie && !request.method().is_safe() {
+        let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+        if origin != Some(&*own_origin) {
+            return ApiError::from(AuthError::Forbidden(
+                "This change came from another site and was refused. Make it from the CORBI console.",
+            ))
+            .into_response();
+        }
+    }
+    next.run(request).await
+}
+
+/// The origin (`scheme://host[:port]`) browsers send for pages served from `public_url`.
+pub fn origin_of(public_url: &str) -> String {
+    url::Url::parse(public_url)
+        .map(|url| url.origin().ascii_serialization())
+        .unwrap_or_default()
 }
 
 fn bearer_token(parts: &Parts) -> Option<&str> {

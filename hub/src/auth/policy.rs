@@ -40,6 +40,18 @@ pub struct MeetingOrigin<'a> {
     pub created_by: &'a str,
 }
 
+/// Things only people do (the people list): no AI key and no device.
+pub fn require_person(actor: &Actor) -> Result<(), Refusal> {
+    if actor.actor_type == ActorType::User {
+        Ok(())
+    } else {
+        Err(Refusal {
+            code: ErrorCode::Forbidden,
+            sentence: "Only a person signed in to CORBI can see that.",
+        })
+    }
+}
+
 /// Tenant administration (resources, settings, jobs): admins only.
 pub fn require_admin(actor: &Actor) -> Result<(), Refusal> {
     if actor.is_admin() {

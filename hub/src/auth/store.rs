@@ -34,6 +34,10 @@ pub struct User {
     pub email: String,
     /// What they may do.
     pub role: Role,
+    /// How they are called (may be empty).
+    pub name: String,
+    /// False once deactivated: no sign-in, no session, no token works.
+    pub active: bool,
 }
 
 /// A freshly issued secret: the only moment the token exists in clear.
@@ -88,6 +92,20 @@ pub async fn tenant_by_slug(db: &Db, slug: &str) -> Result<Tenant, AuthError> {
         .fetch_optional(db.pool())
         .await?
         .ok_or(AuthError::TenantNotFound)?;
+    tenant_from_row(&row)
+}
+
+/// Finds a tenant by its id.
+pub async fn tenant_by_id(db: &Db, id: &str) -> Result<Tenant, AuthError> {
+    let row = sqlx::query("SELECT id, slug, name FROM tenants WHERE id = $1")
+        .bind(id)
+        .fetch_optional(db.pool())
+        .await?
+        .ok_or(AuthError::TenantNotFound)?;
+    tenant_from_row(&row)
+}
+
+fn tenant_from_row(row: &sqlx::any::AnyRow) -> Result<Tenant, AuthError> {
     Ok(Tenant {
         id: row.try_get("id")?,
         slug: row.try_get("slug")?,
@@ -102,41 +120,93 @@ pub async fn create_user(
     email: &str,
     role: Role,
 ) -> Result<User, AuthError> {
+    create_named_user(db, tenant_id, email, "", role).await
+}
+
+/// Adds a user with a display name to a tenant.
+pub async fn create_named_user(
+    db: &Db,
+    tenant_id: &str,
+    email: &str,
+    name: &str,
+    role: Role,
+) -> Result<User, AuthError> {
     let email = normalize_email(email)?;
     let user = User {
         id: new_id(),
         tenant_id: tenant_id.to_string(),
         email,
         role,
+        name: validate_name(name)?,
+        active: true,
     };
     sqlx::query(
-        "INSERT INTO users (id, tenant_id, email, role, created_at) VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO users (id, tenant_id, email, role, created_at, name, active) \
+         VALUES ($1, $2, $3, $4, $5, $6, 1)",
     )
     .bind(&user.id)
     .bind(&user.tenant_id)
     .bind(&user.email)
     .bind(role.as_str())
     .bind(timestamp(Utc::now()))
+    .bind(&user.name)
     .execute(db.pool())
     .await?;
     Ok(user)
 }
 
-/// Finds a user of the tenant by id.
-pub async fn user_by_id(db: &Db, tenant_id: &str, user_id: &str) -> Result<User, AuthError> {
-    let row = sqlx::query("SELECT id, email, role FROM users WHERE tenant_id = $1 AND id = $2")
-        .bind(tenant_id)
-        .bind(user_id)
-        .fetch_optional(db.pool())
-        .await?
-        .ok_or(AuthError::Db(crate::db::DbError::NotFound))?;
+/// Checks a display name: at most 200 characters, no control characters.
+pub fn validate_name(name: &str) -> Result<String, AuthError> {
+    let name = name.trim();
+    if name.chars().count() > 200 || name.chars().any(char::is_control) {
+        return Err(AuthError::Invalid {
+            field: "name",
+            problem: "use at most 200 characters and no control characters",
+        });
+    }
+    Ok(name.to_string())
+}
+
+/// The columns [`user_from_row`] reads.
+pub(super) const USER_COLUMNS: &str = "id, tenant_id, email, role, name, active";
+
+/// A user from a row holding [`USER_COLUMNS`].
+pub(super) fn user_from_row(row: &sqlx::any::AnyRow) -> Result<User, AuthError> {
     let role: String = row.try_get("role")?;
+    let active: i64 = row.try_get("active")?;
     Ok(User {
         id: row.try_get("id")?,
-        tenant_id: tenant_id.to_string(),
+        tenant_id: row.try_get("tenant_id")?,
         email: row.try_get("email")?,
         role: Role::parse(&role).unwrap_or(Role::Member),
+        name: row.try_get("name")?,
+        active: active != 0,
     })
+}
+
+/// Finds a user of the tenant by id.
+pub async fn user_by_id(db: &Db, tenant_id: &str, user_id: &str) -> Result<User, AuthError> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {USER_COLUMNS} FROM users WHERE tenant_id = $1 AND id = $2"
+    )))
+    .bind(tenant_id)
+    .bind(user_id)
+    .fetch_optional(db.pool())
+    .await?
+    .ok_or(AuthError::Db(crate::db::DbError::NotFound))?;
+    user_from_row(&row)
+}
+
+/// Every active user of any tenant with this email: whom a Google sign-in may be.
+pub async fn active_users_by_email(db: &Db, email: &str) -> Result<Vec<User>, AuthError> {
+    let email = normalize_email(email)?;
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {USER_COLUMNS} FROM users WHERE email = $1 AND active = 1 ORDER BY created_at"
+    )))
+    .bind(&email)
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter().map(user_from_row).collect()
 }
 
 /// Finds a user of the tenant by email.
@@ -149,6 +219,16 @@ pub async fn user_by_email(db: &Db, tenant_id: &str, email: &str) -> Result<User
         .await?
         .ok_or(AuthError::Db(crate::db::DbError::NotFound))?;
     user_by_id(db, tenant_id, &id).await
+}
+
+/// True when any tenant has a user with this email, active or not.
+pub async fn any_user_with_email(db: &Db, email: &str) -> Result<bool, AuthError> {
+    let email = normalize_email(email)?;
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE email = $1")
+        .bind(&email)
+        .fetch_one(db.pool())
+        .await?;
+    Ok(count > 0)
 }
 
 /// Issues a personal access token for a user.
@@ -310,7 +390,8 @@ pub async fn authenticate(db: &Db, token: &str) -> Result<Actor, AuthError> {
         "SELECT c.id, c.tenant_id, c.actor_type, c.user_id, c.resource_id, u.role \
          FROM credentials c LEFT JOIN users u ON u.id = c.user_id AND u.tenant_id = c.tenant_id \
          WHERE c.token_hash = $1 AND c.revoked_at IS NULL \
-           AND (c.expires_at IS NULL OR c.expires_at > $2)",
+           AND (c.expires_at IS NULL OR c.expires_at > $2) \
+           AND (c.user_id IS NULL OR u.active = 1)",
     )
     .bind(tokens::hash(token))
     .bind(timestamp(Utc::now()))

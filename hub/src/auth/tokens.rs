@@ -17,6 +17,10 @@ pub enum TokenKind {
     Device,
     /// The `state` of an OAuth authorization in progress.
     OAuthState,
+    /// A browser session's cookie.
+    Session,
+    /// A one-time sign-in link.
+    SigninLink,
 }
 
 impl TokenKind {
@@ -26,6 +30,8 @@ impl TokenKind {
             TokenKind::ApiKey => "corbi_key_",
             TokenKind::Device => "corbi_dev_",
             TokenKind::OAuthState => "corbi_oas_",
+            TokenKind::Session => "corbi_ses_",
+            TokenKind::SigninLink => "corbi_lnk_",
         }
     }
 
@@ -36,6 +42,8 @@ impl TokenKind {
             TokenKind::ApiKey => "api_key",
             TokenKind::Device => "device_token",
             TokenKind::OAuthState => "oauth_state",
+            TokenKind::Session => "session",
+            TokenKind::SigninLink => "signin_link",
         }
     }
 }

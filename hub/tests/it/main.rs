@@ -5,6 +5,8 @@ mod api;
 mod architecture;
 mod attendance;
 mod cli;
+mod console;
+mod console_google;
 mod crash;
 #[cfg(feature = "demo")]
 mod demo;

@@ -280,6 +280,7 @@ impl FakeGoogle {
         config.google.auth_url = format!("{base}/o/oauth2/auth");
         config.google.token_url = format!("{base}/token");
         config.google.revoke_url = format!("{base}/revoke");
+        config.google.issuer = base.clone();
         config.google.api_base_url = base;
         config.google.retry_deadline_ms = 5_000;
         config.encryption.keys = Secret::new(hub::connections::seal::generate_key("k1"));

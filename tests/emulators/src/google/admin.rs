@@ -1,5 +1,6 @@
 //! The emulator's own endpoints (`/_emulator/*`), for tests and people running the binary: the
-//! request log of docs/API.md ("The demo"), the push log, and fault injection.
+//! request log of docs/API.md ("The demo"), the push log, and fault injection (ID token faults
+//! included).
 
 use std::sync::Arc;
 
@@ -50,6 +51,7 @@ pub fn apply(shared: &Shared, command: AdminCommand) {
             store.faults.push_api(FaultRule { op, fault, count })
         }
         AdminCommand::Push { count, fault } => store.faults.push_push(fault, count),
+        AdminCommand::IdToken { count, fault } => store.faults.push_id_token(fault, count),
         AdminCommand::ExpireAccessTokens { email } => {
             let now = chrono::Utc::now();
             store

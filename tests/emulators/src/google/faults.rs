@@ -1,5 +1,6 @@
-//! Fault injection: queued error answers and latency for API calls, and misbehaving push deliveries.
-//! Faults are consumed in order; each rule answers its next `count` matching calls.
+//! Fault injection: queued error answers and latency for API calls, misbehaving push deliveries,
+//! and spoiled ID tokens. Faults are consumed in order; each rule answers its next `count` matching
+//! calls.
 
 use std::collections::VecDeque;
 
@@ -71,6 +72,22 @@ pub enum PushFault {
     DeliverAfterStop,
 }
 
+/// A defect of the next ID token(s) the token endpoint issues, for relying parties' negative tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum IdTokenFault {
+    /// Signed with another RSA key under the published key's `kid`.
+    BadSignature,
+    /// `aud` names another client.
+    WrongAudience,
+    /// `iss` is not the emulator's issuer.
+    WrongIssuer,
+    /// `exp` (and `iat`) lie in the past.
+    Expired,
+    /// `nonce` differs from the one sent to the authorization endpoint.
+    WrongNonce,
+}
+
 /// A queued API fault with the calls it still applies to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FaultRule {
@@ -87,6 +104,7 @@ pub struct FaultRule {
 pub struct FaultQueue {
     api: VecDeque<FaultRule>,
     push: VecDeque<(PushFault, u32)>,
+    id_token: VecDeque<(IdTokenFault, u32)>,
 }
 
 impl FaultQueue {
@@ -104,10 +122,23 @@ impl FaultQueue {
         }
     }
 
+    /// Queues an ID token fault for the next `count` ID tokens.
+    pub fn push_id_token(&mut self, fault: IdTokenFault, count: u32) {
+        if count > 0 {
+            self.id_token.push_back((fault, count));
+        }
+    }
+
     /// Removes every queued fault.
     pub fn clear(&mut self) {
         self.api.clear();
         self.push.clear();
+        self.id_token.clear();
+    }
+
+    /// Takes the fault for the ID token about to be issued, if any.
+    pub fn take_id_token(&mut self) -> Option<IdTokenFault> {
+        take_one(&mut self.id_token, 0, |r| &mut r.1).map(|r| r.0)
     }
 
     /// Takes the next fault that applies to `op`.
@@ -176,6 +207,14 @@ pub enum AdminCommand {
         /// The fault.
         fault: PushFault,
     },
+    /// Spoil the next ID tokens: `{"action":"idToken","count":1,"fault":{"kind":"badSignature"}}`.
+    IdToken {
+        /// Number of ID tokens (default 1).
+        #[serde(default = "one_u32")]
+        count: u32,
+        /// The defect.
+        fault: IdTokenFault,
+    },
     /// Expire every access token of an account now.
     ExpireAccessTokens {
         /// Account email.
@@ -222,6 +261,24 @@ mod tests {
             Some(Fault::BackendError)
         );
         assert_eq!(q.take_api("calendar.events.list"), None);
+    }
+
+    #[test]
+    fn id_token_faults_run_out_and_parse() {
+        let mut q = FaultQueue::default();
+        q.push_id_token(IdTokenFault::Expired, 1);
+        assert_eq!(q.take_id_token(), Some(IdTokenFault::Expired));
+        assert_eq!(q.take_id_token(), None);
+        let cmd: AdminCommand =
+            serde_json::from_str(r#"{"action":"idToken","count":2,"fault":{"kind":"wrongNonce"}}"#)
+                .expect("parse");
+        assert_eq!(
+            cmd,
+            AdminCommand::IdToken {
+                count: 2,
+                fault: IdTokenFault::WrongNonce
+            }
+        );
     }
 
     #[test]

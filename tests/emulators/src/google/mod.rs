@@ -1,12 +1,13 @@
-//! Google Calendar v3 + Google OAuth 2.0 emulator: a real HTTP server holding accounts, calendars,
-//! ACLs and events in memory, answering with Google's paths, field names and error bodies, and
-//! POSTing push notifications to registered webhooks.
+//! Google Calendar v3 + Google OAuth 2.0 / OpenID Connect emulator: a real HTTP server holding
+//! accounts, calendars, ACLs and events in memory, answering with Google's paths, field names and
+//! error bodies, and POSTing push notifications to registered webhooks.
 //!
 //! Layout: `mod.rs` (config, the embeddable [`GoogleEmulator`] handle, the router), `api` (request
 //! log, caller context, parsers), `error` (Google error bodies), `methods` (served methods and their
-//! scopes), `store` (state), `oauth`, `calendars`, `events` + `event_model` + `listing` + `times`
-//! (events, sync tokens, recurrence), `freebusy`, `push` (channels and delivery), `faults` and
-//! `admin` (the `/_emulator/*` endpoints).
+//! scopes), `store` (state), `oauth`, `oidc` (discovery document, JWKS, ID tokens signed with the
+//! committed test key `oidc_key.pem`, userinfo), `calendars`, `events`, `event_model`, `listing`
+//! and `times` (events, sync tokens, recurrence), `freebusy`, `push` (channels and delivery),
+//! `faults` and `admin` (the `/_emulator/*` endpoints).
 
 mod admin;
 mod api;
@@ -19,6 +20,7 @@ mod freebusy;
 mod listing;
 mod methods;
 mod oauth;
+mod oidc;
 mod push;
 mod store;
 mod times;
@@ -35,7 +37,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 pub use error::{ApiError, OAuthError};
-pub use faults::{AdminCommand, Fault, FaultRule, PushFault};
+pub use faults::{AdminCommand, Fault, FaultRule, IdTokenFault, PushFault};
 pub use methods::{MethodSpec, SCOPE_PREFIX, served_methods};
 pub use push::PushRecord;
 pub use store::{RequestRecord, Role};
@@ -89,6 +91,7 @@ pub(crate) struct Shared {
     store: Mutex<Store>,
     base_url: String,
     push_tx: mpsc::UnboundedSender<Delivery>,
+    keys: &'static oidc::Keys,
 }
 
 impl Shared {
@@ -127,12 +130,14 @@ impl GoogleEmulator {
         config: GoogleConfig,
     ) -> std::io::Result<GoogleEmulator> {
         let addr = listener.local_addr()?;
+        let keys = oidc::Keys::get().map_err(std::io::Error::other)?;
         let (push_tx, push_rx) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
             config,
             store: Mutex::new(Store::default()),
             base_url: format!("http://{addr}"),
             push_tx,
+            keys,
         });
         let worker = tokio::spawn(push::run_worker(Arc::clone(&shared), push_rx));
         let app = router(Arc::clone(&shared));
@@ -148,8 +153,10 @@ impl GoogleEmulator {
         })
     }
 
-    /// Root URL, e.g. `http://127.0.0.1:PORT`; the Calendar API lives under `/calendar/v3/`, OAuth
-    /// under `/o/oauth2/auth`, `/token` and `/revoke`.
+    /// Root URL, e.g. `http://127.0.0.1:PORT`, also the OpenID Connect issuer (`iss`); the Calendar
+    /// API lives under `/calendar/v3/`, OAuth under `/o/oauth2/auth` (alias `/o/oauth2/v2/auth`),
+    /// `/token` and `/revoke`, OpenID Connect under `/.well-known/openid-configuration`,
+    /// `/oauth2/v3/certs` and `/v1/userinfo`.
     pub fn base_url(&self) -> String {
         self.shared.base_url.clone()
     }
@@ -162,6 +169,11 @@ impl GoogleEmulator {
     /// Creates an account and its primary calendar (id = email).
     pub fn add_account(&self, email: &str) {
         self.shared.lock().add_account(email);
+    }
+
+    /// The `sub` claim ID tokens and userinfo give for `email`: 21 digits, stable across runs.
+    pub fn subject(&self, email: &str) -> String {
+        oidc::subject(email)
     }
 
     /// Creates a secondary calendar owned by `owner_email`; answers its id.
@@ -208,6 +220,11 @@ impl GoogleEmulator {
     /// Queues a push fault for the next `count` notifications.
     pub fn inject_push(&self, fault: PushFault, count: u32) {
         self.shared.lock().faults.push_push(fault, count);
+    }
+
+    /// Spoils the next `count` ID tokens the token endpoint issues with `fault`.
+    pub fn inject_id_token(&self, fault: IdTokenFault, count: u32) {
+        self.shared.lock().faults.push_id_token(fault, count);
     }
 
     /// Runs an admin command (the same ones `POST /_emulator/faults` accepts).
@@ -302,8 +319,12 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/calendar/v3/channels/stop", post(push::stop))
         .route("/calendar/v3/freeBusy", post(freebusy::query))
         .route("/o/oauth2/auth", get(oauth::authorize))
+        .route("/o/oauth2/v2/auth", get(oauth::authorize))
         .route("/token", post(oauth::token))
         .route("/revoke", post(oauth::revoke))
+        .route("/.well-known/openid-configuration", get(oidc::discovery))
+        .route("/oauth2/v3/certs", get(oidc::certs))
+        .route("/v1/userinfo", get(oidc::userinfo).post(oidc::userinfo))
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&shared),
             api::log_requests,

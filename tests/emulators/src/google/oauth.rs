@@ -1,5 +1,6 @@
 //! Google OAuth 2.0: the authorization endpoint (approves at once, no password prompt), the token
-//! endpoint (`authorization_code` with PKCE, `refresh_token`) and token revocation.
+//! endpoint (`authorization_code` with PKCE, `refresh_token`; an ID token from `oidc` when the
+//! grant holds `openid`) and token revocation.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use sha2::{Digest, Sha256};
 
 use super::api::{CallerSlot, Params, apply_fault};
 use super::error::OAuthError;
+use super::oidc::{self, IdTokenGrant};
 use super::store::{AuthCode, RefreshToken, Store, random_token};
 use super::{GoogleConfig, Shared};
 
@@ -29,8 +31,10 @@ fn bad_request(message: &str) -> Response {
     (StatusCode::BAD_REQUEST, format!("Error 400: {message}")).into_response()
 }
 
-/// `GET /o/oauth2/auth`: approves for the account named by `login_hint` (or the first account)
-/// and redirects to `redirect_uri` with `code`, `scope` and `state`.
+/// `GET /o/oauth2/auth` (and `/o/oauth2/v2/auth`): approves for the account named by `login_hint`
+/// (or the first account) and redirects to `redirect_uri` with `code`, `scope` and `state`.
+/// `email` and `profile` are granted under Google's long scope names; `nonce` is kept for the ID
+/// token.
 pub async fn authorize(
     State(shared): State<Arc<Shared>>,
     axum::Extension(slot): axum::Extension<CallerSlot>,
@@ -65,7 +69,10 @@ pub async fn authorize(
                 .unwrap_or_else(|| "plain".into()),
         )
     });
-    let scopes: Vec<String> = scope.split_whitespace().map(str::to_owned).collect();
+    let scopes: Vec<String> = scope
+        .split_whitespace()
+        .map(oidc::normalize_scope)
+        .collect();
     let code = format!("4/0A{}", random_token(60));
     store.codes.insert(
         code.clone(),
@@ -75,6 +82,7 @@ pub async fn authorize(
             redirect_uri: redirect_uri.clone(),
             scopes: scopes.clone(),
             challenge,
+            nonce: q.get("nonce").cloned(),
             offline: q.get("access_type").map(String::as_str) == Some("offline"),
             expires_at: Utc::now() + chrono::Duration::minutes(10),
         },
@@ -212,6 +220,18 @@ fn code_grant(
     if let Some(refresh) = refresh {
         body["refresh_token"] = json!(refresh);
         body["refresh_token_expires_in"] = json!(604_799);
+    }
+    if oidc::wants_id_token(&grant.scopes) {
+        let fault = store.faults.take_id_token();
+        drop(store);
+        let request = IdTokenGrant {
+            email: &grant.email,
+            client_id,
+            scopes: &grant.scopes,
+            nonce: grant.nonce.as_deref(),
+            access_token: &access,
+        };
+        body["id_token"] = json!(oidc::id_token(shared, &request, fault)?);
     }
     Ok(body)
 }

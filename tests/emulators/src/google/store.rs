@@ -207,6 +207,8 @@ pub struct AuthCode {
     pub scopes: Vec<String>,
     /// PKCE challenge and method, if sent.
     pub challenge: Option<(String, String)>,
+    /// OpenID Connect `nonce` sent to the authorization endpoint, repeated in the ID token.
+    pub nonce: Option<String>,
     /// Whether a refresh token is issued (`access_type=offline`).
     pub offline: bool,
     /// Expiry of the code.

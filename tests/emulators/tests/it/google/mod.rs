@@ -1,4 +1,4 @@
-//! Google Calendar + OAuth emulator tests.
+//! Google Calendar + OAuth + OpenID Connect emulator tests.
 
 mod calendars;
 mod client_crate;
@@ -8,6 +8,7 @@ mod events;
 mod faults;
 mod freebusy;
 mod oauth;
+mod oidc;
 mod push;
 mod recurrence;
 mod sync;
