@@ -1,5 +1,5 @@
 // Starts a real `hub demo` for the browser tests and reads its credentials file.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -12,11 +12,13 @@ export interface Credentials {
   member_token: string;
   resources: { id: string; name: string; kind: 'ROOM' | 'DEVICE'; seeded: boolean }[];
   google: { base_url: string; external_user_email: string; external_user_token: string };
-  console: { url: string; admin_login_url: string; member_login_url: string };
+  console?: { url: string; admin_login_url: string; member_login_url: string };
 }
 
+export type Started = Credentials & { console: NonNullable<Credentials['console']> };
+
 export interface Hub {
-  creds: Credentials;
+  creds: Started;
   /** A call to the hub's API with the admin token. */
   api: <T>(method: string, path: string, body?: unknown) => Promise<T>;
 }
@@ -55,6 +57,18 @@ export async function startHub(): Promise<{ hub: Hub; stop: () => void }> {
     },
     120_000,
   );
+  const env = { ...process.env, BIND: new URL(creds.base_url).host, DATABASE_URL: `sqlite://${join(dir, 'hub.db')}?mode=rwc`, RUST_LOG: 'warn' };
+  // A demo whose credentials file has no console links yet: mint them as an operator would.
+  const mint = (email: string) =>
+    execFileSync(bin, ['user', 'login-link', '--tenant', creds.tenant, '--email', email], { env, encoding: 'utf8' }).trim().split('\n').pop()!.trim();
+  const started: Started = {
+    ...creds,
+    console: creds.console ?? {
+      url: creds.base_url,
+      admin_login_url: mint('admin@demo.corbi.example'),
+      member_login_url: mint('member@demo.corbi.example'),
+    },
+  };
   const api = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
     const res = await fetch(`${creds.base_url}${path}`, {
       method,
@@ -65,7 +79,7 @@ export async function startHub(): Promise<{ hub: Hub; stop: () => void }> {
     if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
     return (text ? JSON.parse(text) : undefined) as T;
   };
-  return { hub: { creds, api }, stop: () => child.kill('SIGTERM') };
+  return { hub: { creds: started, api }, stop: () => child.kill('SIGTERM') };
 }
 
 /** One hub for the whole run (workers: 1), shared by every test. */

@@ -4,7 +4,7 @@ import { createContext, useContext, type ReactNode } from 'react';
 import { useQuery } from '@tanstack/react-query';
 import { Navigate, useLocation } from 'react-router';
 import { api, ApiError, setCsrfToken } from './api/client';
-import type { Me } from './api/types';
+import type { Me, MeAnswer } from './api/types';
 import { Loading, Problem } from './components/States';
 
 const SessionContext = createContext<Me | null>(null);
@@ -24,8 +24,8 @@ export function RequireSession({ children }: { children: ReactNode }) {
   const me = useQuery({
     queryKey: ['me'],
     queryFn: async () => {
-      const answer = await api.get<Me>('/api/v1/me');
-      setCsrfToken(answer.csrf_token);
+      const answer = await api.get<MeAnswer>('/api/v1/me');
+      setCsrfToken(answer.csrf_token ?? null);
       return answer;
     },
     staleTime: 60_000,
@@ -38,5 +38,9 @@ export function RequireSession({ children }: { children: ReactNode }) {
     }
     return <Problem error={me.error} retry={() => void me.refetch()} />;
   }
-  return <SessionContext.Provider value={me.data}>{children}</SessionContext.Provider>;
+  const user = me.data.user;
+  if (!user) {
+    return <Problem error={new Error('The console is for people. Sign in with your own account rather than an API key or a device token.')} />;
+  }
+  return <SessionContext.Provider value={{ ...me.data, user }}>{children}</SessionContext.Provider>;
 }

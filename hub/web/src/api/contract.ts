@@ -11,6 +11,7 @@ import type {
   GoogleCalendar,
   GoogleConnection,
   Job,
+  MeAnswer,
   NotificationRow,
   Resource,
   TenantSettings,
@@ -31,4 +32,5 @@ export type ContractChecks = [
   Assert<Fits<NotificationRow, S['Entry']>>,
   Assert<Fits<TenantSettings, S['TenantSettings']>>,
   Assert<Fits<BookingRequest, S['NewMeeting']>>,
+  Assert<Fits<MeAnswer, S['Me']>>,
 ];

@@ -233,6 +233,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/me": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The caller: person and tenant, as the console shows them. */
+        get: operations["me"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/resources": {
         parameters: {
             query?: never;
@@ -388,6 +405,112 @@ export interface paths {
         /** Changes the tenant's settings (admins); fields left out keep their value. */
         put: operations["put_settings"];
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Lists the tenant's people (any signed-in person of the tenant; they book with each other). */
+        get: operations["list_users"];
+        put?: never;
+        /** Adds a person to the tenant (admins). */
+        post: operations["add_user"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Changes a person's role, name or whether they are active (admins). */
+        patch: operations["change_user"];
+        trace?: never;
+    };
+    "/auth/google/callback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Where Google sends the browser back: checks everything, opens the session, goes on (303). */
+        get: operations["callback"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/auth/google/start": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Sends the browser to Google's sign-in screen (303). */
+        get: operations["start"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/auth/link": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Signs the browser in with a one-time link and sends it on (303), or to the sign-in page
+         *     with the reason (`link_invalid`, `link_expired`, `link_used`, `deactivated`).
+         */
+        get: operations["follow"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/auth/logout": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Ends the browser's session (`POST`, with the CSRF token like every change). */
+        post: operations["sign_out"];
         delete?: never;
         options?: never;
         head?: never;
@@ -733,6 +856,39 @@ export interface components {
             /** @description Opens the resource's schedule. */
             resource_key: string;
         };
+        /** @description Who is signed in, and the session's CSRF token. */
+        Me: {
+            /**
+             * @description Send it as `X-CSRF-Token` with every change made through the session cookie (absent
+             *     for bearer tokens, which need none).
+             */
+            csrf_token?: string | null;
+            /** @description Their tenant. */
+            tenant: components["schemas"]["MeTenant"];
+            user?: components["schemas"]["MeUser"] | null;
+        };
+        /** @description The tenant of [`Me`]. */
+        MeTenant: {
+            /** @description Tenant id. */
+            id: string;
+            /** @description Display name. */
+            name: string;
+            /** @description Short name. */
+            slug: string;
+            /** @description The tenant's IANA time zone. */
+            time_zone: string;
+        };
+        /** @description The person of [`Me`]. */
+        MeUser: {
+            /** @description Email. */
+            email: string;
+            /** @description User id. */
+            id: string;
+            /** @description Display name (may be empty). */
+            name: string;
+            /** @description `admin` or `member`. */
+            role: components["schemas"]["Role"];
+        };
         /**
          * @description Body of `PATCH /api/v1/calendar/events/{id}`: fields left out keep their value; `null`
          *     clears an optional field.
@@ -808,6 +964,15 @@ export interface components {
             kind: string;
             /** @description Display name. */
             name: string;
+        };
+        /** @description A person to add. */
+        NewUser: {
+            /** @description Their email (their Google account's, to sign in with Google). */
+            email: string;
+            /** @description How they are called. */
+            name?: string;
+            /** @description `admin` or `member`. */
+            role: components["schemas"]["Role"];
         };
         /** @description A page of the notification log. */
         NotificationList: {
@@ -908,6 +1073,11 @@ export interface components {
             /** @description New name. */
             name?: string | null;
         };
+        /**
+         * @description A user's role inside a tenant.
+         * @enum {string}
+         */
+        Role: "admin" | "member";
         /** @description A tenant's settings. */
         TenantSettings: {
             /**
@@ -980,6 +1150,32 @@ export interface components {
             schedule: string;
             /** @description What the device publishes on. */
             up: string;
+        };
+        /** @description Changes to a person; fields left out stay as they are. */
+        UserChange: {
+            /** @description False deactivates, true reactivates. */
+            active?: boolean | null;
+            /** @description A new display name. */
+            name?: string | null;
+            role?: components["schemas"]["Role"] | null;
+        };
+        /** @description The tenant's people. */
+        UserList: {
+            /** @description Ordered by email. */
+            users: components["schemas"]["UserView"][];
+        };
+        /** @description A person as the API shows them. */
+        UserView: {
+            /** @description False once deactivated. */
+            active: boolean;
+            /** @description Their email, unique in the tenant. */
+            email: string;
+            /** @description Stable id. */
+            id: string;
+            /** @description How they are called (may be empty). */
+            name: string;
+            /** @description `admin` or `member`. */
+            role: components["schemas"]["Role"];
         };
         /** @description Working days and hours, in the tenant's zone. */
         WorkingHours: {
@@ -1379,6 +1575,25 @@ export interface operations {
             };
         };
     };
+    me: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Me"];
+                };
+            };
+        };
+    };
     list_resources: {
         parameters: {
             query?: never;
@@ -1679,6 +1894,162 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["TenantSettings"];
                 };
+            };
+        };
+    };
+    list_users: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserList"];
+                };
+            };
+        };
+    };
+    add_user: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewUser"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserView"];
+                };
+            };
+        };
+    };
+    change_user: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UserChange"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserView"];
+                };
+            };
+        };
+    };
+    callback: {
+        parameters: {
+            query?: {
+                /** @description The authorization code. */
+                code?: string | null;
+                /** @description The state sent with the request. */
+                state?: string | null;
+                /** @description Set when the person declined or Google refused. */
+                error?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description signed in, to `next`; or to `/signin?error=…` */
+            303: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    start: {
+        parameters: {
+            query?: {
+                /** @description Where to go once signed in (a path of this hub). */
+                next?: string | null;
+                /** @description The Google account to preselect (passed to Google as `login_hint`). */
+                login_hint?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description to Google; on failure to `/signin?error=…` */
+            303: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    follow: {
+        parameters: {
+            query?: {
+                /** @description The link's one-time token. */
+                token?: string | null;
+                /** @description Overrides where to go once signed in (a path of this hub). */
+                next?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description signed in, to `next`; or to `/signin?error=…` */
+            303: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    sign_out: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description signed out; the cookie is removed */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };

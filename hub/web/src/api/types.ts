@@ -3,10 +3,23 @@
 
 export type Role = 'admin' | 'member';
 
-export interface Me {
-  user: { id: string; email: string; name: string; role: Role };
+export interface Person {
+  id: string;
+  email: string;
+  name: string;
+  role: Role;
+}
+
+/** `GET /api/v1/me`: `user` is null for AI keys and devices; no CSRF token for bearer tokens. */
+export interface MeAnswer {
+  user: Person | null;
   tenant: { id: string; slug: string; name: string; time_zone: string };
-  csrf_token: string;
+  csrf_token?: string;
+}
+
+/** A signed-in person, as the console's pages see them. */
+export interface Me extends MeAnswer {
+  user: Person;
 }
 
 export interface ApiErrorBody {
