@@ -155,7 +155,7 @@ test('the meeting page shows the history and cancels with a reason', async ({ br
   await page.getByLabel('Reason (told to the participants)').fill('Room needed for an audit');
   await page.getByRole('button', { name: 'Cancel meeting' }).last().click();
   await expect(page.getByText('cancelled', { exact: true })).toBeVisible();
-  await expect(page.getByText('Room needed for an audit')).toBeVisible();
+  await expect(page.getByText('Room needed for an audit', { exact: true })).toBeVisible();
   const after = await hub.api<Meeting>('GET', `/api/v1/calendar/events/${meeting.id}`);
   expect(after.status).toBe('CANCELLED');
 
