@@ -9,9 +9,8 @@
 //    rooms 10 times in headless Chromium and reports the p50 time from navigation to all
 //    meetings painted, beside the same page for a week without meetings.
 //
-// Against a hub already running: CORBI_BENCH_CREDS=<its credentials file>. Without the hub's
-// browser sessions: CORBI_CONSOLE_URL=<a `vite preview` started with CORBI_DEV_TOKEN> (the
-// built bundle, the dev session), and no sign-in link is used.
+// Against a hub already running: CORBI_BENCH_CREDS=<its credentials file> (a `hub demo
+// --credentials-out` file: its console sign-in link is used).
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -73,8 +72,8 @@ async function main() {
     ? { creds: JSON.parse(readFileSync(process.env.CORBI_BENCH_CREDS, 'utf8')), stop: () => {} }
     : await startHub();
   try {
-    const consoleUrl = process.env.CORBI_CONSOLE_URL ?? creds.console?.url;
-    if (!consoleUrl) throw new Error('this hub has no console links in its credentials file; set CORBI_CONSOLE_URL');
+    const consoleUrl = creds.console?.url?.replace(/\/$/, '');
+    if (!consoleUrl) throw new Error('this hub has no console links in its credentials file');
     const api = async (method, path, body) => {
       const res = await fetch(`${creds.base_url}${path}`, {
         method,
@@ -114,12 +113,10 @@ async function main() {
 
     const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: ['--no-sandbox'], headless: true });
     const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
-    if (!process.env.CORBI_CONSOLE_URL) {
-      const signin = await context.newPage();
-      await signin.goto(creds.console.admin_login_url);
-      await signin.waitForURL(/\/calendar/);
-      await signin.close();
-    }
+    const signin = await context.newPage();
+    await signin.goto(`${creds.console.admin_login_url}&next=/calendar`);
+    await signin.waitForURL(/\/calendar/);
+    await signin.close();
     const ids = rooms.map((r) => `resource=${r.id}`).join('&');
     const ymd = (d) => d.toISOString().slice(0, 10);
     const full = `${consoleUrl}/calendar?view=week&date=${ymd(monday)}&${ids}`;
