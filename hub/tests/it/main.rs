@@ -14,6 +14,7 @@ mod jobs;
 mod meetings;
 mod notify;
 mod observability;
+mod safety;
 mod schema;
 mod support;
 mod sync;

@@ -20,6 +20,7 @@ mod listing;
 mod methods;
 mod oauth;
 mod push;
+mod rules;
 mod store;
 mod times;
 
