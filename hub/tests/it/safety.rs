@@ -790,3 +790,32 @@ async fn a_forged_marker_on_a_second_calendar_takes_nothing_over(engine: Engine)
 }
 on_both_engines!(a_forged_marker_on_a_second_calendar_takes_nothing_over);
 
+/// Series counted from their start used to stop counting after a few thousand occurrences: a
+/// daily series begun years ago and an hourly one begun a year ago still block the room today.
+async fn old_daily_and_hourly_series_still_count(engine: Engine) {
+    let safety = Safety::start(engine, &["Atlas"]).await;
+    let daily = timed(
+        "Old daily",
+        "2010-01-04T09:00:00Z",
+        "2010-01-04T09:30:00Z",
+        &["RRULE:FREQ=DAILY"],
+    );
+    let start = at_days(-400, 0);
+    let end = start.replace("T00:00:00Z", "T00:10:00Z");
+    let hourly = timed(
+        "Old hourly",
+        &start,
+        &end,
+        &["RRULE:FREQ=HOURLY;BYMINUTE=0"],
+    );
+    for (n, mut event) in [daily, hourly].into_iter().enumerate() {
+        event["id"] = json!(format!("oldseries{n}"));
+        event["etag"] = json!("\"1\"");
+        assert_eq!(safety.apply(0, event).await, Applied::Created);
+    }
+    let day = at_days(30, 0)[..10].to_string();
+    assert_eq!(safety.book(0, "Clash", &day, "09:00", "09:20").await, 409);
+    assert_eq!(safety.book(0, "Clash", &day, "14:00", "14:05").await, 409);
+    assert_eq!(safety.book(0, "Fits", &day, "14:15", "14:45").await, 201);
+}
+on_both_engines!(old_daily_and_hourly_series_still_count);
