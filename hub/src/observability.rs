@@ -128,6 +128,8 @@ pub struct Metrics {
     pub no_shows: Counter,
     /// Rooms given back early by auto-release.
     pub releases: Counter,
+    /// Tenants a periodic sweep skipped after an error (the sweep went on with the next).
+    pub sweep_tenant_failures: Counter,
     /// Notices by channel and outcome, one per recipient.
     pub notifications: Family<NotifyLabels, Counter>,
     /// Device messages accepted, by message kind.
@@ -174,7 +176,13 @@ impl Metrics {
         });
         let no_shows = Counter::default();
         let releases = Counter::default();
+        let sweep_tenant_failures = Counter::default();
         registry.register("no_shows", "Meetings marked NO_SHOW", no_shows.clone());
+        registry.register(
+            "sweep_tenant_failures",
+            "Tenants a periodic sweep skipped after an error",
+            sweep_tenant_failures.clone(),
+        );
         registry.register(
             "auto_releases",
             "Rooms released after no check-in",
@@ -277,6 +285,7 @@ impl Metrics {
             google_latency,
             no_shows,
             releases,
+            sweep_tenant_failures,
         }
     }
 

@@ -332,11 +332,14 @@ pub struct SweepReport {
     pub no_shows: usize,
     /// Rooms given back early by auto-release.
     pub released: usize,
+    /// Tenants skipped after an error (logged and counted; the others were still swept).
+    pub failed_tenants: usize,
 }
 
 /// Marks NO_SHOW every started single meeting nobody checked in to whose window closed by
 /// `now`, and — for tenants with auto-release on — releases rooms of meetings without check-in
-/// `after_minutes` past their start (shortening the Google event to end now).
+/// `after_minutes` past their start (shortening the Google event to end now). A tenant whose
+/// sweep fails is logged and counted, and the sweep goes on with the next one.
 pub async fn sweep(
     db: &Db,
     queue: &Queue,
@@ -346,24 +349,11 @@ pub async fn sweep(
 ) -> Result<SweepReport, AttendanceError> {
     let mut report = SweepReport::default();
     for tenant_id in tenants::tenant_ids(db).await? {
-        let settings = settings::load(db, &tenant_id)
-            .await
-            .map_err(MeetingError::from)?;
-        for meeting in transitions::started_unattended(db, &tenant_id, now).await? {
-            match decide(&meeting, &settings, now) {
-                Decision::Wait => {}
-                Decision::NoShow => {
-                    report.no_shows +=
-                        usize::from(mark_no_show(db, queue, &meeting, None, None).await?)
-                }
-                Decision::Release => match release(db, queue, google, &meeting, now).await {
-                    Ok(true) => report.released += 1,
-                    Ok(false) => {}
-                    Err(err) => {
-                        tracing::warn!(meeting_id = %meeting.id, error = %err, "room could not be released; retried next sweep")
-                    }
-                },
-            }
+        if let Err(err) = sweep_tenant(db, queue, google, &tenant_id, now, &mut report).await {
+            report.failed_tenants += 1;
+            metrics.sweep_tenant_failures.inc();
+            tracing::warn!(%tenant_id, error = %err,
+                "no-show sweep failed for this tenant; the others are swept, it is retried next sweep");
         }
     }
     metrics.no_shows.inc_by(report.no_shows as u64);
@@ -376,6 +366,36 @@ pub async fn sweep(
         );
     }
     Ok(report)
+}
+
+/// One tenant's part of [`sweep`], adding to `report`.
+async fn sweep_tenant(
+    db: &Db,
+    queue: &Queue,
+    google: &Google,
+    tenant_id: &str,
+    now: DateTime<Utc>,
+    report: &mut SweepReport,
+) -> Result<(), AttendanceError> {
+    let settings = settings::load(db, tenant_id)
+        .await
+        .map_err(MeetingError::from)?;
+    for meeting in transitions::started_unattended(db, tenant_id, now).await? {
+        match decide(&meeting, &settings, now) {
+            Decision::Wait => {}
+            Decision::NoShow => {
+                report.no_shows += usize::from(mark_no_show(db, queue, &meeting, None, None).await?)
+            }
+            Decision::Release => match release(db, queue, google, &meeting, now).await {
+                Ok(true) => report.released += 1,
+                Ok(false) => {}
+                Err(err) => {
+                    tracing::warn!(meeting_id = %meeting.id, error = %err, "room could not be released; retried next sweep")
+                }
+            },
+        }
+    }
+    Ok(())
 }
 
 enum Decision {

@@ -184,9 +184,7 @@ async fn build_snapshot(
         } else {
             meeting.status.into()
         };
-        let slots = meeting
-            .occurrences(from, to)
-            .map_err(|e| EdgeError::Broker(format!("recurrence: {e}")))?;
+        let slots = meeting.occurrences(from, to);
         meetings.extend(slots.into_iter().map(|slot| SnapshotMeeting {
             start_ms: slot.start.timestamp_millis(),
             end_ms: slot.end.timestamp_millis(),

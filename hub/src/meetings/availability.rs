@@ -79,7 +79,7 @@ pub async fn busy_time(
         if let Some(except) = query.except_meeting.as_ref().filter(|_| query.moving)
             && let Some(moving) = store::get_any(&state.db, tenant_id, except).await?
         {
-            let own = moving.occurrences(query.from, query.to)?;
+            let own = moving.occurrences(query.from, query.to);
             google = slots::subtract(&google, &own);
         }
         busy.extend(google);

@@ -23,17 +23,16 @@ use crate::{
 const PROPOSAL_DAYS: i64 = 14;
 
 /// The busy blocks that clash with any occurrence of `series`.
-pub fn clashes(series: &Series<'_>, busy: &[Busy]) -> Result<Vec<Busy>, MeetingError> {
-    let (from, to) = series.span()?;
-    let mine = series.between(from, to, 10_000)?;
-    Ok(busy
-        .iter()
+pub fn clashes(series: &Series<'_>, busy: &[Busy]) -> Vec<Busy> {
+    let (from, to) = series.span();
+    let mine = series.between(from, to, 10_000);
+    busy.iter()
         .filter(|b| {
             mine.iter()
                 .any(|m| m.start < b.slot.end && b.slot.start < m.end)
         })
         .cloned()
-        .collect())
+        .collect()
 }
 
 /// Takes the resource's lock for the rest of `tx` and finds the local bookings and holds that
@@ -47,7 +46,7 @@ pub(super) async fn clashes_under_lock(
 ) -> Result<((DateTime<Utc>, DateTime<Utc>), Vec<Busy>), MeetingError> {
     store::lock_resource(tx, state.db.backend(), &meeting.tenant_id, &resource.id).await?;
     let series = meeting.series();
-    let (from, to) = series.span()?;
+    let (from, to) = series.span();
     let busy = store::busy(
         tx,
         &meeting.tenant_id,
@@ -57,7 +56,7 @@ pub(super) async fn clashes_under_lock(
         Some(&meeting.id),
     )
     .await?;
-    Ok(((from, to), clashes(&series, &busy)?))
+    Ok(((from, to), clashes(&series, &busy)))
 }
 
 /// Busy time Google knows for the resource calendar must not overlap the meeting: it catches
@@ -73,7 +72,7 @@ pub(super) async fn check_google_busy(
     settings: &TenantSettings,
 ) -> Result<(), MeetingError> {
     let series = meeting.series();
-    let (from, to) = series.span()?;
+    let (from, to) = series.span();
     let to = to.min(from + Duration::days(FREEBUSY_DAYS));
     let google_busy =
         google_busy(&state.google, connection, &resource.calendar_id, from, to).await?;
@@ -88,7 +87,7 @@ pub(super) async fn check_google_busy(
             slot,
         })
         .collect();
-    let clashes = clashes(&series, &external)?;
+    let clashes = clashes(&series, &external);
     if clashes.is_empty() {
         return Ok(());
     }

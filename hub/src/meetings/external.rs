@@ -1,8 +1,11 @@
 //! Google events applied to meetings: what two-way sync does with each event it lists.
 //!
 //! Rules, in order, for one event of a watched calendar (see [`apply_event`]):
-//! - the meeting is found by (calendar, event id), else — for an event CORBI wrote that was
-//!   moved here — by `extendedProperties.private.corbi_meeting_id` of the same tenant;
+//! - the meeting is found by (calendar, event id), else — for an event CORBI is moving here —
+//!   by `extendedProperties.private.corbi_meeting_id` of the same tenant, trusted only when
+//!   the event id is the meeting's and the meeting is on this calendar or being moved by
+//!   CORBI (a marker anywhere else is imported as an ordinary event and logged as a security
+//!   event, so a copied or forged marker never takes a meeting over);
 //! - a meeting whose CORBI write is in flight (a pending reservation, or a write intent set by
 //!   [`mark_writing`] before CORBI calls Google) is **deferred**: sync looks again shortly, after
 //!   CORBI has stored what Google answered, so CORBI's own write is never logged twice;
@@ -142,23 +145,26 @@ pub async fn apply_event(
     }
 }
 
-/// Cancels, with actor EXTERNAL, the scheduled meetings of a calendar that a full listing did
-/// not contain (deleted in Google while the sync token was lost), except those changed since
-/// the listing began. Returns how many.
+/// Cancels, with actor EXTERNAL, the scheduled meetings of a calendar that a full listing from
+/// `since` did not contain (deleted in Google while the sync token was lost), except those
+/// changed since the listing began and those that started before `since` (the listing's
+/// window may not have covered them). Returns how many.
 pub async fn cancel_absent(
     tx: &mut Tx,
     queue: &Queue,
     scope: &CalendarScope,
     seen: &HashSet<String>,
     listing_started: DateTime<Utc>,
+    since: DateTime<Utc>,
 ) -> Result<u64, MeetingError> {
     let rows = sqlx::query(store::select_meetings!(
         "WHERE tenant_id = $1 AND calendar_id = $2 AND status = 'SCHEDULED' AND write_state = 'confirmed' \
-           AND updated_at < $3"
+           AND updated_at < $3 AND start_at >= $4"
     ))
     .bind(&scope.tenant_id)
     .bind(&scope.calendar_id)
     .bind(timestamp(listing_started))
+    .bind(timestamp(since))
     .fetch_all(&mut **tx)
     .await?;
     let mut cancelled = 0;
@@ -226,14 +232,25 @@ async fn find_by_marker(
         .bind(meeting_id)
         .fetch_optional(&mut **tx)
         .await?;
-    match row {
-        Some(row) => {
-            let meeting = Meeting::from_row(&row)?;
-            let intent = intent_active(tx, &meeting).await?;
-            Ok(Some((meeting, intent)))
-        }
-        None => Ok(None),
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let meeting = Meeting::from_row(&row)?;
+    let intent = intent_active(tx, &meeting).await?;
+    // The marker is trusted on the meeting's own calendar, or on the calendar CORBI is moving
+    // it to right now (a write in flight); anywhere else it is a copy or a forgery.
+    let moving = intent || meeting.write_state == WriteState::Pending;
+    if meeting.calendar_id != scope.calendar_id && !moving {
+        tracing::warn!(
+            security_event = "untrusted_marker",
+            tenant_id = %scope.tenant_id,
+            meeting_id = %meeting.id,
+            "an event on another calendar carries this meeting's CORBI marker; \
+             imported as an ordinary external event"
+        );
+        return Ok(None);
     }
+    Ok(Some((meeting, intent)))
 }
 
 async fn intent_active(tx: &mut Tx, meeting: &Meeting) -> Result<bool, MeetingError> {
@@ -371,6 +388,9 @@ async fn save(
     if updated.rows_affected() == 0 {
         return Ok(false);
     }
+    if before.recurrence != next.recurrence {
+        record_recurrence_problem(tx, next).await?;
+    }
     if let Some(change) = change {
         let actor = external_actor();
         let logged = LoggedChange::between(before, next, change, &actor);
@@ -438,6 +458,7 @@ async fn import(
     if !store::insert(tx, &meeting, None).await? {
         return Ok(Applied::Deferred);
     }
+    record_recurrence_problem(tx, &meeting).await?;
     store::log_created(tx, queue, &meeting, &external_actor()).await?;
     Ok(Applied::Created)
 }
@@ -503,4 +524,62 @@ async fn exclude_original(
     } else {
         Ok(Some(Applied::Deferred))
     }
+}
+
+/// Stores why a series read from Google cannot be expanded (or clears it): such a series
+/// counts as its first occurrence only, and admins see it as a calendar warning.
+async fn record_recurrence_problem(tx: &mut Tx, meeting: &Meeting) -> Result<(), MeetingError> {
+    let problem = meeting.series().problem().map(|p| p.0);
+    if let Some(problem) = &problem {
+        tracing::warn!(meeting_id = %meeting.id, %problem,
+            "a series from Google cannot be expanded; it counts as its first occurrence only");
+    }
+    sqlx::query("UPDATE meetings SET recurrence_error = $1 WHERE tenant_id = $2 AND id = $3")
+        .bind(problem)
+        .bind(&meeting.tenant_id)
+        .bind(&meeting.id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// A series of a calendar whose rule CORBI cannot expand.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct RecurrenceWarning {
+    /// The meeting.
+    pub meeting_id: String,
+    /// Its title.
+    pub title: String,
+    /// Where to see it.
+    pub link: String,
+    /// What could not be read; the series counts as its first occurrence only.
+    pub problem: String,
+}
+
+/// The series of a calendar stored with a recurrence problem (at most `limit`).
+pub async fn recurrence_warnings(
+    db: &Db,
+    tenant_id: &str,
+    calendar_id: &str,
+    limit: i64,
+) -> Result<Vec<RecurrenceWarning>, MeetingError> {
+    let rows: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT id, title, recurrence_error FROM meetings \
+         WHERE tenant_id = $1 AND calendar_id = $2 AND recurrence_error IS NOT NULL \
+           AND status IN ('SCHEDULED', 'ATTENDED') ORDER BY start_at, id LIMIT $3",
+    )
+    .bind(tenant_id)
+    .bind(calendar_id)
+    .bind(limit)
+    .fetch_all(db.pool())
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, title, problem)| RecurrenceWarning {
+            link: format!("/api/v1/calendar/events/{id}"),
+            meeting_id: id,
+            title,
+            problem: format!("The repeat rule cannot be read ({problem}); only its first occurrence counts as busy."),
+        })
+        .collect())
 }

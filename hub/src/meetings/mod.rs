@@ -18,7 +18,8 @@
 //! `google_event.rs` (a meeting as Google's event and back), `recover.rs` (the reservation
 //! job), `external.rs` (Google events applied by sync), `events.rs` (the outbox event),
 //! `model.rs` (the row, its JSON and its diff), `validate.rs` (request bodies),
-//! `recurrence.rs` (RRULE expansion), `slots.rs` (busy/free arithmetic), `store.rs` (SQL),
+//! `recurrence/` (RRULE expansion; the forms Google writes made readable), `slots.rs`
+//! (busy/free arithmetic), `store.rs` (SQL),
 //! `transitions.rs` (check-in, NO_SHOW and release as conditional updates), `routes.rs` (HTTP).
 
 pub mod availability;

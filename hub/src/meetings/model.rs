@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 use shared::{CreatedByType, MeetingStatus, Source};
 use sqlx::{Row, any::AnyRow};
 
-use super::recurrence::{Occurrence, RecurrenceError, Series};
+use super::recurrence::{Occurrence, Series};
 use crate::{
     auth::{Actor, policy},
     db::{DbError, parse_timestamp},
@@ -250,12 +250,9 @@ impl Meeting {
         }
     }
 
-    /// Its occurrences overlapping `[from, to)`.
-    pub fn occurrences(
-        &self,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-    ) -> Result<Vec<Occurrence>, RecurrenceError> {
+    /// Its occurrences overlapping `[from, to)` (its first only, when its lines cannot be
+    /// expanded).
+    pub fn occurrences(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<Occurrence> {
         self.series().between(from, to, 10_000)
     }
 
@@ -263,7 +260,7 @@ impl Meeting {
     /// a single meeting, and for a series that runs past the horizon).
     pub fn computed_series_end(&self) -> Option<DateTime<Utc>> {
         self.recurrence.as_ref()?;
-        self.series().last_end().ok().flatten()
+        self.series().last_end()
     }
 
     /// The visible fields that differ from `after`, as `{field: {"from": old, "to": new}}`:

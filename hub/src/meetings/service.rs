@@ -201,7 +201,7 @@ async fn new_row(
         _ => Some(connection.account_email.clone()),
     };
     let series_end = match &draft.recurrence {
-        Some(_) => draft.series().last_end()?,
+        Some(_) => draft.series().last_end(),
         None => None,
     };
     let now = Utc::now();
@@ -386,7 +386,7 @@ pub async fn update(
         let mine = if resource_changed {
             Vec::new()
         } else {
-            current.occurrences(current.start, current.end + Duration::days(FREEBUSY_DAYS))?
+            current.occurrences(current.start, current.end + Duration::days(FREEBUSY_DAYS))
         };
         if let Err(err) =
             check_google_busy(state, &connection, &next, resource, &mine, &settings).await
@@ -444,7 +444,7 @@ async fn hold_slot(
         tx.rollback().await?;
         return Err(conflict(state, next, resource, &clashes, settings).await);
     }
-    for slot in next.occurrences(from, to.min(from + Duration::days(FREEBUSY_DAYS)))? {
+    for slot in next.occurrences(from, to.min(from + Duration::days(FREEBUSY_DAYS))) {
         store::insert_hold(&mut tx, next, &resource.id, slot).await?;
     }
     tx.commit().await?;

@@ -97,7 +97,7 @@ pub async fn busy(
     let mut found = Vec::new();
     for row in &rows {
         let meeting = Meeting::from_row(row)?;
-        for slot in meeting.occurrences(from, to)? {
+        for slot in meeting.occurrences(from, to) {
             found.push(Busy {
                 meeting_id: Some(meeting.id.clone()),
                 title: Some(meeting.title.clone()),

@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use chrono::Utc;
-use shared::ChangeType;
+use shared::{ActorType, ChangeType, Source};
 
 use super::{
     Channel, Notifier, NotifyError,
@@ -20,6 +20,7 @@ use crate::{
         events::MeetingChanged,
         model::{Meeting, Participant},
         store,
+        validate::MAX_PARTICIPANTS,
     },
     resources,
     settings::{self, ChannelPreferences},
@@ -49,6 +50,7 @@ impl JobHandler for NotifyMeeting {
                     meeting_id,
                     change_id,
                     change_type,
+                    actor,
                     ..
                 },
             ..
@@ -77,6 +79,15 @@ impl JobHandler for NotifyMeeting {
             tracing::info!(%meeting_id, "meeting gone; nothing to announce");
             return Ok(());
         };
+        if let Some(why) = silenced(&meeting, actor.actor_type, prefs.external_changes) {
+            tracing::info!(%meeting_id, why, "change not announced");
+            return Ok(());
+        }
+        let participants = meeting.participants.len();
+        if participants > MAX_PARTICIPANTS {
+            tracing::info!(%meeting_id, participants, announced = MAX_PARTICIPANTS,
+                "notices truncated to the first participants");
+        }
         let notice = Notice {
             resource_name: resource_name(db, &meeting).await?,
             change_type: change_type.clone(),
@@ -142,9 +153,33 @@ async fn resource_name(db: &Db, meeting: &Meeting) -> Result<Option<String>, Job
     }
 }
 
-/// Every participant of the notice as a channel's recipient (or why they are skipped).
+/// Why a change is not announced at all: the meeting is entirely over (sync storing history,
+/// or a late edit), or it was made in Google and changed there while the tenant does not
+/// announce such changes (`notifications.external_changes`).
+fn silenced(meeting: &Meeting, actor: ActorType, external_changes: bool) -> Option<&'static str> {
+    let last_end = match &meeting.recurrence {
+        Some(_) => meeting.series_end,
+        None => Some(meeting.end),
+    };
+    if last_end.is_some_and(|end| end <= Utc::now()) {
+        return Some("the meeting is over");
+    }
+    if meeting.source == Source::External && actor == ActorType::External && !external_changes {
+        return Some("made in Google, and the tenant does not announce those");
+    }
+    None
+}
+
+/// The first participants of the notice (at most CORBI's own limit, however many an imported
+/// event carries) as a channel's recipients (or why they are skipped).
 fn recipients(notice: &Notice, plan: impl Fn(&Participant) -> Planned) -> Vec<Planned> {
-    notice.meeting.participants.iter().map(plan).collect()
+    notice
+        .meeting
+        .participants
+        .iter()
+        .take(MAX_PARTICIPANTS)
+        .map(plan)
+        .collect()
 }
 
 /// The SendGrid account of a tenant, or why email cannot be sent.

@@ -46,6 +46,8 @@ pub struct TenantSettings {
     pub default_calendar_id: Option<String>,
     /// Who hears about what, by which channel.
     pub notifications: NotificationPreferences,
+    /// What a calendar's first full sync brings in from Google.
+    pub google_import: ImportWindow,
 }
 
 impl Default for TenantSettings {
@@ -57,7 +59,23 @@ impl Default for TenantSettings {
             auto_release: AutoRelease::default(),
             default_calendar_id: None,
             notifications: NotificationPreferences::default(),
+            google_import: ImportWindow::default(),
         }
+    }
+}
+
+/// How far back the first full sync of a calendar lists events (everything ahead is listed):
+/// onboarding a calendar with years of history imports only the recent past.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct ImportWindow {
+    /// Days before now, 0–3650.
+    pub days_back: u32,
+}
+
+impl Default for ImportWindow {
+    fn default() -> Self {
+        ImportWindow { days_back: 30 }
     }
 }
 
@@ -138,6 +156,11 @@ pub struct NotificationPreferences {
     pub email: ChannelPreferences,
     /// WhatsApp through Twilio.
     pub whatsapp: ChannelPreferences,
+    /// Whether changes made in Google to meetings made in Google (imported ones) are announced
+    /// too. Off: only meetings made in CORBI, or changed through CORBI, are announced. Either
+    /// way, meetings that are entirely over are never announced, and at most the first 100
+    /// participants (CORBI's own limit) of a meeting hear of it.
+    pub external_changes: bool,
 }
 
 /// Which changes a channel announces, and how.
@@ -198,6 +221,12 @@ impl TenantSettings {
             problems.push(FieldError::new(
                 "auto_release.after_minutes",
                 "use 1 to 240 minutes",
+            ));
+        }
+        if self.google_import.days_back > 3650 {
+            problems.push(FieldError::new(
+                "google_import.days_back",
+                "use 0 to 3650 days",
             ));
         }
         if self

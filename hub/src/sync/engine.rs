@@ -17,6 +17,7 @@ use crate::{
     observability::{Metrics, OutcomeLabels, SyncRunLabels},
     resources,
     resources::events::ResourceChanged,
+    settings,
 };
 
 /// Largest page asked of `events.list`.
@@ -178,6 +179,18 @@ impl SyncCalendarJob {
         token: Option<&str>,
     ) -> Result<Run, SyncError> {
         let started = Utc::now();
+        // A full listing starts at the tenant's import window: onboarding a calendar with
+        // years of history brings in only the recent past (Google refuses timeMin with a
+        // sync token, and incremental changes are never bounded).
+        let since = match token {
+            Some(_) => None,
+            None => {
+                let window = settings::load(ctx.db(), &scope.tenant_id)
+                    .await?
+                    .google_import;
+                Some(started - Duration::days(i64::from(window.days_back)))
+            }
+        };
         let mut seen = HashSet::new();
         let mut deferred = false;
         let mut page_token: Option<String> = None;
@@ -187,6 +200,7 @@ impl SyncCalendarJob {
                 page_token: page_token.take(),
                 show_deleted: true,
                 max_results: Some(PAGE_SIZE),
+                time_min: since.map(crate::text::zulu),
                 ..ListParams::default()
             };
             let page = self
@@ -204,9 +218,10 @@ impl SyncCalendarJob {
                 }
             }
             if last && !deferred {
-                if token.is_none() {
+                if let Some(since) = since {
                     let cancelled =
-                        external::cancel_absent(&mut tx, &ctx.queue, scope, &seen, started).await?;
+                        external::cancel_absent(&mut tx, &ctx.queue, scope, &seen, started, since)
+                            .await?;
                     for _ in 0..cancelled {
                         self.observe(Applied::Changed(shared::ChangeType::Cancelled), None);
                     }

@@ -46,6 +46,7 @@ use crate::{
     google::{Google, GoogleError},
     handles::capability_handles,
     jobs::{NewJob, Periodic, Queue, Registry},
+    meetings::external,
     observability::Metrics,
     resources::events::RESOURCE_EVENTS,
 };
@@ -215,6 +216,8 @@ pub struct CalendarHealth {
     pub failures: i64,
     /// Last successful sync.
     pub last_synced_at: Option<String>,
+    /// Events of the calendar CORBI keeps in a reduced form (a repeat rule it cannot read).
+    pub warnings: Vec<external::RecurrenceWarning>,
 }
 
 /// Sync health of the tenant's calendars (admins).
@@ -225,10 +228,13 @@ async fn list_calendars(
     actor: Actor,
 ) -> Result<Json<Value>, ApiError> {
     policy::require_admin(&actor)?;
-    let items: Vec<CalendarHealth> = store::calendars(&state.db, &actor.tenant_id)
-        .await?
-        .into_iter()
-        .map(|c| CalendarHealth {
+    let mut items = Vec::new();
+    for c in store::calendars(&state.db, &actor.tenant_id).await? {
+        let warnings =
+            external::recurrence_warnings(&state.db, &actor.tenant_id, &c.calendar_id, 20)
+                .await
+                .map_err(ApiError::from)?;
+        items.push(CalendarHealth {
             status: if !c.enabled {
                 "disabled".into()
             } else if c.paused {
@@ -241,7 +247,8 @@ async fn list_calendars(
             reason: c.status_reason,
             failures: c.failures,
             last_synced_at: c.last_synced_at,
-        })
-        .collect();
+            warnings,
+        });
+    }
     Ok(Json(json!({"items": items})))
 }

@@ -17,6 +17,7 @@ mod least_data;
 mod meetings;
 mod notify;
 mod observability;
+mod safety;
 mod schema;
 mod support;
 mod sync;

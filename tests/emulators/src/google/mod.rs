@@ -22,6 +22,7 @@ mod methods;
 mod oauth;
 mod oidc;
 mod push;
+mod rules;
 mod store;
 mod times;
 

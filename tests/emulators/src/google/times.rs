@@ -154,6 +154,7 @@ pub fn occurrences(
     } else {
         span.start.with_timezone(&rzone)
     };
+    let lines = super::rules::for_crate(&lines, zone, dt_start.naive_local());
     let set = RRuleSet::new(dt_start)
         .set_from_string(&lines.join("\n"))
         .map_err(|_| ApiError::invalid("Invalid recurrence rule."))?
@@ -252,5 +253,45 @@ mod tests {
         let occ = occurrences(&body, "Europe/Berlin", from, to).expect("expand");
         let suffixes: Vec<_> = occ.iter().map(|o| o.suffix.as_str()).collect();
         assert_eq!(suffixes, ["20260201", "20260202", "20260203"]);
+    }
+
+    #[test]
+    fn google_rule_forms_are_accepted() {
+        let from = parse_rfc3339("2027-01-01T00:00:00Z").expect("from");
+        let to = parse_rfc3339("2027-06-01T00:00:00Z").expect("to");
+        for (start, end, lines, expected) in [
+            (
+                json!({"date": "2027-01-04"}),
+                json!({"date": "2027-01-05"}),
+                json!([
+                    "RRULE:FREQ=WEEKLY;UNTIL=20270301",
+                    "EXDATE;VALUE=DATE:20270111"
+                ]),
+                8,
+            ),
+            (
+                json!({"dateTime": "2027-01-04T10:00:00+01:00", "timeZone": "Europe/Berlin"}),
+                json!({"dateTime": "2027-01-04T11:00:00+01:00", "timeZone": "Europe/Berlin"}),
+                json!([
+                    "RRULE:FREQ=DAILY;UNTIL=20270110T095959Z",
+                    "RDATE;VALUE=DATE:20270120"
+                ]),
+                8,
+            ),
+            (
+                json!({"dateTime": "2027-01-04T10:00:00Z"}),
+                json!({"dateTime": "2027-01-04T11:00:00Z"}),
+                json!([
+                    "RRULE:FREQ=MONTHLY;COUNT=3;BYSETPOS=1",
+                    "EXRULE:FREQ=MONTHLY;COUNT=1"
+                ]),
+                2,
+            ),
+        ] {
+            let v = json!({"start": start, "end": end, "recurrence": lines});
+            let body = v.as_object().cloned().expect("object");
+            let occ = occurrences(&body, "UTC", from, to).expect("Google takes these forms");
+            assert_eq!(occ.len(), expected, "{lines}");
+        }
     }
 }
