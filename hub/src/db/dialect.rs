@@ -38,3 +38,25 @@ pub fn lock_resource(backend: Backend) -> &'static str {
         Backend::Sqlite => "SELECT id FROM resources WHERE tenant_id = $1 AND id = $2",
     }
 }
+
+/// A tenant's confirmed meetings on a resource that overlap `[$3, $2)` (`$1` tenant; a series
+/// counts by its whole span), with only what usage figures need; the number of participants
+/// is counted by the engine's JSON function so the list is never parsed row by row.
+pub fn meeting_usage(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Postgres => {
+            "SELECT id, resource_id, start_at, end_at, time_zone, status, recurrence, checked_in_at, released_at, \
+                    updated_at, json_array_length(participants::json) AS people \
+             FROM meetings \
+             WHERE tenant_id = $1 AND resource_id IS NOT NULL AND write_state = 'confirmed' AND start_at < $2 \
+               AND (end_at > $3 OR (recurrence IS NOT NULL AND (series_end_at IS NULL OR series_end_at > $3)))"
+        }
+        Backend::Sqlite => {
+            "SELECT id, resource_id, start_at, end_at, time_zone, status, recurrence, checked_in_at, released_at, \
+                    updated_at, json_array_length(participants) AS people \
+             FROM meetings \
+             WHERE tenant_id = $1 AND resource_id IS NOT NULL AND write_state = 'confirmed' AND start_at < $2 \
+               AND (end_at > $3 OR (recurrence IS NOT NULL AND (series_end_at IS NULL OR series_end_at > $3)))"
+        }
+    }
+}

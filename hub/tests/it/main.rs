@@ -10,6 +10,7 @@ mod crash;
 mod demo;
 mod edge;
 mod google;
+mod insights;
 mod jobs;
 mod meetings;
 mod notify;
