@@ -324,8 +324,11 @@ pub fn occupancy(
                 tally.rebooked = covered(&rebooked, from, to);
             }
         }
-        for slot in &slots {
-            heat_booked[slot.weekday][slot.hour] += covered(&booked, slot.from, slot.to);
+        for (from, to) in &booked {
+            let first = slots.partition_point(|slot| slot.to <= *from);
+            for slot in slots[first..].iter().take_while(|slot| slot.from < *to) {
+                heat_booked[slot.weekday][slot.hour] += (*to).min(slot.to) - (*from).max(slot.from);
+            }
         }
         let mut totals = Tally::default();
         for tally in &days {
