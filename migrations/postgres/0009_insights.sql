@@ -9,3 +9,7 @@ CREATE TABLE daily_stats (
 );
 -- /metrics reads one day across tenants without scanning the table.
 CREATE INDEX daily_stats_day ON daily_stats (day);
+-- The occupancy read: single meetings by their end (a range near today reads only the meetings
+-- ending after its start), series by their first start (few rows).
+CREATE INDEX meetings_tenant_end ON meetings (tenant_id, end_at);
+CREATE INDEX meetings_tenant_series ON meetings (tenant_id, start_at) WHERE recurrence IS NOT NULL;

@@ -455,6 +455,22 @@ async fn every_figure_equals_the_hand_count(engine: Engine) {
     .await;
     assert_eq!(only_beta["resources"].as_array().map(Vec::len), Some(1));
     assert_eq!(only_beta["totals"], beta["totals"]);
+    let later = occupancy(
+        &world,
+        &format!("from=2026-10-24&to={TO}&resource_id={}", world.rooms[1]),
+    )
+    .await;
+    let bookings: Vec<&Value> = later["resources"][0]["days"]
+        .as_array()
+        .expect("days")
+        .iter()
+        .map(|d| &d["bookings"])
+        .collect();
+    assert_eq!(
+        bookings,
+        [1, 1, 0, 2, 1],
+        "the series begun before the range still counts: {later}"
+    );
     let devices = occupancy(&world, &format!("from={FROM}&to={TO}&kind=DEVICE")).await;
     assert_eq!(devices["resources"], json!([]));
 
