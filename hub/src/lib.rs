@@ -5,9 +5,10 @@
 //! SQL, error type and events — [`auth`] (tokens, the `Actor` extractor, who may do what),
 //! [`settings`], [`jobs`] (queue, outbox, typed events), [`connections`] (sealed OAuth grants),
 //! [`google`] (the Calendar client and the consent routes), [`resources`], [`meetings`],
-//! [`sync`], [`attendance`], [`notify`] and [`edge`] (MQTT, device enrollment, schedules) — over
-//! the foundations [`config`], [`db`], [`error`], [`observability`], and the leaves [`text`]
-//! and [`handles`]. Modules import each other in one direction only (a test checks that the
+//! [`sync`], [`attendance`], [`notify`], [`edge`] (MQTT, device enrollment, schedules) and
+//! [`insights`] (occupancy figures, daily operations figures) — over the foundations
+//! [`config`], [`db`], [`error`], [`observability`], and the leaves [`text`], [`handles`] and
+//! [`ops_stats`]. Modules import each other in one direction only (a test checks that the
 //! graph has no circles); capabilities take the handles they use through `FromRef`, never the
 //! whole [`AppState`]. This file and `main.rs`, [`cli`] (administrative commands) and `demo`
 //! (`hub demo`, only with the `demo` feature) only wire: [`app`] builds the router and
@@ -27,10 +28,12 @@ pub mod edge;
 pub mod error;
 pub mod google;
 pub mod handles;
+pub mod insights;
 pub mod jobs;
 pub mod meetings;
 pub mod notify;
 pub mod observability;
+pub mod ops_stats;
 pub mod resources;
 pub mod settings;
 pub mod signin;
@@ -128,6 +131,7 @@ pub fn app(state: AppState) -> Router {
         .merge(sync::routes())
         .merge(auth::routes())
         .merge(signin::routes())
+        .merge(insights::routes())
         .split_for_parts();
     let openapi = Arc::new(openapi);
     Router::new()
@@ -173,7 +177,8 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     }
 }
 
-/// Prometheus text exposition; the queue depth is refreshed on each scrape.
+/// Prometheus text exposition; the queue depth and today's daily figures (index lookups, no
+/// table scan) are refreshed on each scrape.
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     match state.jobs.depth().await {
         Ok(depths) => {
@@ -189,6 +194,22 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             }
         }
         Err(err) => tracing::warn!(error = %err, "queue depth unavailable"),
+    }
+    let today = ops_stats::day_of(chrono::Utc::now());
+    match ops_stats::day_totals(&state.db, today).await {
+        Ok(totals) => {
+            for counter in ops_stats::Counter::ALL {
+                let value = totals
+                    .iter()
+                    .find(|(c, _)| *c == counter)
+                    .map_or(0, |(_, n)| *n);
+                let labels = observability::DailyLabels {
+                    counter: counter.as_str().to_string(),
+                };
+                state.metrics.daily_today.get_or_create(&labels).set(value);
+            }
+        }
+        Err(err) => tracing::warn!(error = %err, "daily figures unavailable"),
     }
     (
         [(

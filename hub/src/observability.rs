@@ -96,6 +96,13 @@ pub struct OutcomeLabels {
     pub outcome: String,
 }
 
+/// Labels of the daily operations figures.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DailyLabels {
+    /// The figure, e.g. `events_synced`, `google_errors`.
+    pub counter: String,
+}
+
 /// Labels of the sync-run counter.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct SyncRunLabels {
@@ -148,6 +155,9 @@ pub struct Metrics {
     pub sync_full_resyncs: Counter,
     /// Seconds from a change in Google (`updated`) to its application here.
     pub sync_lag: Histogram,
+    /// Today's (UTC) daily operations figures over every tenant and hub process, read from
+    /// the database on each scrape with one index lookup.
+    pub daily_today: Family<DailyLabels, Gauge>,
 }
 
 impl Default for Metrics {
@@ -264,8 +274,15 @@ impl Metrics {
             "Time from a change in Google to its application",
             sync_lag.clone(),
         );
+        let daily_today = Family::<DailyLabels, Gauge>::default();
+        registry.register(
+            "daily_today",
+            "Today's (UTC) daily operations figures, all tenants and hub processes",
+            daily_today.clone(),
+        );
         Metrics {
             registry,
+            daily_today,
             notifications,
             edge_received,
             edge_dropped,

@@ -40,6 +40,7 @@ use crate::{
         validate::NewMeeting,
     },
     observability::Metrics,
+    ops_stats::{self, Counter},
     settings::{self, TenantSettings},
     text::zulu,
 };
@@ -380,14 +381,20 @@ async fn sweep_tenant(
     let settings = settings::load(db, tenant_id)
         .await
         .map_err(MeetingError::from)?;
+    let mut no_shows = 0_u64;
     for meeting in transitions::started_unattended(db, tenant_id, now).await? {
         match decide(&meeting, &settings, now) {
             Decision::Wait => {}
             Decision::NoShow => {
-                report.no_shows += usize::from(mark_no_show(db, queue, &meeting, None, None).await?)
+                let marked = mark_no_show(db, queue, &meeting, None, None).await?;
+                report.no_shows += usize::from(marked);
+                no_shows += u64::from(marked);
             }
             Decision::Release => match release(db, queue, google, &meeting, now).await {
-                Ok(true) => report.released += 1,
+                Ok(true) => {
+                    report.released += 1;
+                    no_shows += 1;
+                }
                 Ok(false) => {}
                 Err(err) => {
                     tracing::warn!(meeting_id = %meeting.id, error = %err, "room could not be released; retried next sweep")
@@ -395,6 +402,7 @@ async fn sweep_tenant(
             },
         }
     }
+    ops_stats::record(db, tenant_id, Counter::NoShows, no_shows).await;
     Ok(())
 }
 

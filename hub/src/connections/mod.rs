@@ -166,6 +166,11 @@ impl Connections {
         }
     }
 
+    /// The database the connections are stored in.
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
     /// The OAuth client (authorization URLs, code exchange).
     pub fn oauth(&self) -> &OAuthClient {
         &self.oauth

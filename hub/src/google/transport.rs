@@ -15,6 +15,7 @@ use super::{Google, GoogleError};
 use crate::{
     connections::{Connection, ConnectionError},
     observability::{GoogleCallLabels, OperationLabels},
+    ops_stats::{self, Counter},
 };
 
 /// One call: operation name (for metrics), method, path under `calendar/v3/`, query, body.
@@ -116,6 +117,11 @@ impl Google {
                 operation: call.operation.to_string(),
             })
             .observe(started.elapsed().as_secs_f64());
+        let db = self.inner.connections.db();
+        ops_stats::record_later(db, &connection.tenant_id, Counter::GoogleCalls, 1);
+        if result.is_err() {
+            ops_stats::record_later(db, &connection.tenant_id, Counter::GoogleErrors, 1);
+        }
         result
     }
 

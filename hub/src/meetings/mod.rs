@@ -20,7 +20,8 @@
 //! `model.rs` (the row, its JSON and its diff), `validate.rs` (request bodies),
 //! `recurrence/` (RRULE expansion; the forms Google writes made readable), `slots.rs`
 //! (busy/free arithmetic), `store.rs` (SQL),
-//! `transitions.rs` (check-in, NO_SHOW and release as conditional updates), `routes.rs` (HTTP).
+//! `transitions.rs` (check-in, NO_SHOW and release as conditional updates), `usage.rs` (the
+//! narrow read behind the insights figures), `routes.rs` (HTTP).
 
 pub mod availability;
 pub mod conflict;
@@ -35,6 +36,7 @@ pub mod service;
 pub mod slots;
 pub mod store;
 pub mod transitions;
+pub mod usage;
 pub mod validate;
 
 use serde_json::{Value, json};

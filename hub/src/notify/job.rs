@@ -22,6 +22,7 @@ use crate::{
         store,
         validate::MAX_PARTICIPANTS,
     },
+    ops_stats::{self, Counter},
     resources,
     settings::{self, ChannelPreferences},
 };
@@ -274,6 +275,7 @@ impl NotifyMeeting {
                     "notifications cannot be sent");
             }
             self.notifier.count(batch.channel, "failed", failed);
+            ops_stats::record(db, &batch.tenant_id, Counter::NotificationsFailed, failed).await;
         }
         Ok(account.ok())
     }
@@ -292,17 +294,25 @@ impl NotifyMeeting {
         Ok(())
     }
 
-    fn account_settled(&self, batch: &Batch, rows: u64, settled: &Settled) -> Option<String> {
+    async fn account_settled(
+        &self,
+        db: &Db,
+        batch: &Batch,
+        rows: u64,
+        settled: &Settled,
+    ) -> Option<String> {
         let channel = batch.channel.as_str();
         match settled {
             Settled::Sent { vendor_id } => {
                 tracing::info!(meeting_id = %batch.meeting_id, channel, rows, vendor_id = ?vendor_id, "notice sent");
                 self.notifier.count(batch.channel, "sent", rows);
+                ops_stats::record(db, &batch.tenant_id, Counter::NotificationsSent, rows).await;
                 None
             }
             Settled::Failed(error) => {
                 tracing::warn!(meeting_id = %batch.meeting_id, channel, rows, error = %error, "notice refused by the vendor");
                 self.notifier.count(batch.channel, "failed", rows);
+                ops_stats::record(db, &batch.tenant_id, Counter::NotificationsFailed, rows).await;
                 None
             }
             Settled::Unknown(error) => {
@@ -361,7 +371,9 @@ impl NotifyMeeting {
         .await;
         let ids: Vec<String> = claimed.iter().map(|row| row.id.clone()).collect();
         log::settle(db, &claim, &ids, &settled).await?;
-        let later = self.account_settled(batch, ids.len() as u64, &settled);
+        let later = self
+            .account_settled(db, batch, ids.len() as u64, &settled)
+            .await;
         self.finish(db, batch, later).await
     }
 
@@ -411,7 +423,7 @@ impl NotifyMeeting {
             )
             .await;
             log::settle(db, &claim, std::slice::from_ref(&row.id), &settled).await?;
-            later = self.account_settled(batch, 1, &settled).or(later);
+            later = self.account_settled(db, batch, 1, &settled).await.or(later);
         }
         self.finish(db, batch, later).await
     }

@@ -15,6 +15,7 @@ use crate::{
     jobs::{ClaimedJob, JobContext, JobError, JobHandler, NewJob, lease, outbox},
     meetings::external::{self, Applied, CalendarScope},
     observability::{Metrics, OutcomeLabels, SyncRunLabels},
+    ops_stats::{self, Counter},
     resources,
     resources::events::ResourceChanged,
     settings,
@@ -209,6 +210,7 @@ impl SyncCalendarJob {
                 .await?;
             let last = page.next_page_token.is_none();
             let mut tx = ctx.db().begin_write().await?;
+            let mut synced = page.items.len() as u64;
             for event in &page.items {
                 let applied = external::apply_event(&mut tx, &ctx.queue, scope, event).await?;
                 deferred |= applied == Applied::Deferred;
@@ -225,6 +227,7 @@ impl SyncCalendarJob {
                     for _ in 0..cancelled {
                         self.observe(Applied::Changed(shared::ChangeType::Cancelled), None);
                     }
+                    synced += cancelled;
                 }
                 let next_safety = Utc::now()
                     + Duration::seconds(
@@ -241,6 +244,7 @@ impl SyncCalendarJob {
                 .await?;
             }
             tx.commit().await?;
+            ops_stats::record(ctx.db(), &scope.tenant_id, Counter::EventsSynced, synced).await;
             ctx.queue.notify_workers();
             match page.next_page_token {
                 Some(next) => page_token = Some(next),

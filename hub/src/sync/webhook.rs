@@ -18,6 +18,7 @@ use super::{SyncState, channels::token_hash, store, sync_job};
 use crate::{
     db::DbError,
     observability::{OutcomeLabels, current_correlation_id},
+    ops_stats::{self, Counter},
 };
 
 /// How a notification was answered (the metric label).
@@ -130,28 +131,37 @@ pub async fn receive(State(state): State<SyncState>, headers: HeaderMap) -> Resp
         .google_resource_id
         .as_deref()
         .is_none_or(|stored| stored.is_empty() || stored == resource_id);
+    let daily = |counter| ops_stats::record(&state.db, &channel.tenant_id, counter, 1);
     if !token_ok || !resource_ok {
         tracing::warn!(security = true, channel_id = %channel.id, tenant_id = %channel.tenant_id,
             "push notification with a wrong channel token or resource id refused");
+        daily(Counter::WebhooksRefused).await;
         return not_found(&state, "bad_token");
     }
     if channel.status == "stopped" {
+        daily(Counter::WebhooksRefused).await;
         return not_found(&state, "stopped_channel");
     }
     if resource_state == "sync" {
         count(&state, "sync");
+        daily(Counter::WebhooksSync).await;
         return StatusCode::OK.into_response();
     }
     match record(&state, &channel, number, resource_state).await {
         Ok(true) => {
             count(&state, "accepted");
+            daily(Counter::WebhooksAccepted).await;
             StatusCode::OK.into_response()
         }
         Ok(false) => {
             count(&state, "duplicate");
+            daily(Counter::WebhooksDuplicate).await;
             StatusCode::OK.into_response()
         }
-        Err(err) => unavailable(&state, &err),
+        Err(err) => {
+            daily(Counter::WebhookErrors).await;
+            unavailable(&state, &err)
+        }
     }
 }
 

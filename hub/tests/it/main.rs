@@ -12,6 +12,7 @@ mod crash;
 mod demo;
 mod edge;
 mod google;
+mod insights;
 mod jobs;
 mod least_data;
 mod meetings;
