@@ -19,7 +19,8 @@ use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
 pub use messages::{
-    CheckIn, CheckInOutcome, CheckInResult, Heartbeat, Message, RefusalCode, ScheduleSnapshot,
+    CheckIn, CheckInOutcome, CheckInResult, Heartbeat, Message, RefusalCode, ScheduleKey,
+    ScheduleSnapshot,
     SnapshotMeeting, SnapshotRequest, SnapshotStatus, WalkUpOutcome, WalkUpRequest, WalkUpResult,
 };
 

@@ -19,10 +19,15 @@
 
 pub mod acl;
 mod broker;
+mod budget;
+pub mod dynsec;
+mod gate;
 pub mod inbound;
 pub mod keys;
+mod lanes;
 mod link;
 pub mod publish;
+pub mod rekey;
 pub mod routes;
 pub mod store;
 
@@ -120,6 +125,18 @@ pub trait DeviceRequests: Send + Sync + 'static {
 
     /// A walk-up booking asked for at the device.
     async fn walk_up(&self, device: &DeviceRef, request: &WalkUpRequest) -> WalkUpOutcome;
+}
+
+/// A device-chosen string (client id, topic, idempotency key) as it may appear in a text log:
+/// control characters, quotes and backslashes escaped and at most 96 characters kept, so a
+/// device can neither forge log lines nor flood the log.
+pub fn loggable(text: &str) -> String {
+    const KEEP: usize = 96;
+    let mut out: String = text.chars().take(KEEP).flat_map(char::escape_debug).collect();
+    if text.chars().nth(KEEP).is_some() {
+        out.push('…');
+    }
+    out
 }
 
 /// Where the broker is, for `hub demo` and tests.

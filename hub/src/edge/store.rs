@@ -194,11 +194,11 @@ pub async fn enroll(db: &Db, sealer: &Sealer, code: &str) -> Result<Enrolled, Ed
     })
 }
 
-fn device_context(device_id: &str) -> String {
+pub(super) fn device_context(device_id: &str) -> String {
     format!("edge/device/{device_id}")
 }
 
-fn resource_context(resource_id: &str, generation: i64) -> String {
+pub(super) fn resource_context(resource_id: &str, generation: i64) -> String {
     format!("edge/resource/{resource_id}/{generation}")
 }
 
@@ -246,7 +246,7 @@ async fn resource_key_in(
         .transpose()
 }
 
-fn open_resource_key(
+pub(super) fn open_resource_key(
     sealer: &Sealer,
     resource_id: &str,
     row: &AnyRow,
@@ -366,15 +366,27 @@ pub async fn revoke(
     Ok(true)
 }
 
-/// Checks a device's MQTT login: its id, its password, not revoked.
-pub async fn mqtt_login_ok(db: &Db, device_id: &str, password: &str) -> Result<bool, DbError> {
-    let stored: Option<String> = sqlx::query_scalar(
-        "SELECT mqtt_password_hash FROM devices WHERE id = $1 AND revoked_at IS NULL",
+/// Checks a device's MQTT login (its id, its password, not revoked) and answers where it
+/// belongs: its tenant and resource.
+pub async fn mqtt_login(
+    db: &Db,
+    device_id: &str,
+    password: &str,
+) -> Result<Option<(String, String)>, DbError> {
+    let row = sqlx::query(
+        "SELECT tenant_id, resource_id, mqtt_password_hash FROM devices WHERE id = $1 AND revoked_at IS NULL",
     )
     .bind(device_id)
     .fetch_optional(db.pool())
     .await?;
-    Ok(stored.is_some_and(|hash| keys::same_secret(&hash, &tokens::hash(password))))
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let hash: String = row.try_get("mqtt_password_hash")?;
+    if !keys::same_secret(&hash, &tokens::hash(password)) {
+        return Ok(None);
+    }
+    Ok(Some((row.try_get("tenant_id")?, row.try_get("resource_id")?)))
 }
 
 /// Looks up the device a message on an up topic claims to come from, with its opened key.
@@ -549,8 +561,9 @@ pub async fn inbox(db: &Db, tenant_id: &str, device_id: &str) -> Result<Vec<Inbo
         .collect()
 }
 
-/// Bumps the resource's snapshot version inside `tx` (which holds the row until commit, so
-/// publishes of one resource go out in version order) and returns it with the current key.
+/// Takes the resource's next snapshot version (or, when the publish of the latest one failed,
+/// that version again) inside `tx`, and returns it with the current key. The caller commits
+/// before publishing, so a version a device may have seen is never handed out twice.
 /// `None` when no device ever enrolled for the resource (nothing to publish).
 pub async fn next_snapshot(
     tx: &mut Tx,
@@ -559,7 +572,8 @@ pub async fn next_snapshot(
     resource_id: &str,
 ) -> Result<Option<(u64, SealKey)>, EdgeError> {
     let row = sqlx::query(
-        "UPDATE edge_resources SET snapshot_version = snapshot_version + 1, updated_at = $1 \
+        "UPDATE edge_resources SET snapshot_version = CASE WHEN failed_version = snapshot_version \
+             THEN snapshot_version ELSE snapshot_version + 1 END, failed_version = 0, updated_at = $1 \
          WHERE tenant_id = $2 AND resource_id = $3 \
          RETURNING snapshot_version, key_id, resource_key_sealed, key_generation",
     )
@@ -574,6 +588,27 @@ pub async fn next_snapshot(
     let version: i64 = row.try_get("snapshot_version")?;
     let key = open_resource_key(sealer, resource_id, &row)?;
     Ok(Some((u64::try_from(version).unwrap_or(0), key)))
+}
+
+/// Notes that publishing `version` failed, so the retry uses it again (unless a newer version
+/// was taken meanwhile, which will be published instead).
+pub async fn publish_failed(
+    db: &Db,
+    tenant_id: &str,
+    resource_id: &str,
+    version: u64,
+) -> Result<(), DbError> {
+    let version = i64::try_from(version).unwrap_or(i64::MAX);
+    sqlx::query(
+        "UPDATE edge_resources SET failed_version = $1 \
+         WHERE tenant_id = $2 AND resource_id = $3 AND snapshot_version = $1",
+    )
+    .bind(version)
+    .bind(tenant_id)
+    .bind(resource_id)
+    .execute(db.pool())
+    .await?;
+    Ok(())
 }
 
 /// Every active device with its topics' owner, for the external broker's ACL file.

@@ -9,6 +9,7 @@ mod crash;
 #[cfg(feature = "demo")]
 mod demo;
 mod edge;
+mod edge_security;
 mod google;
 mod jobs;
 mod meetings;

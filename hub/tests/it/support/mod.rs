@@ -114,6 +114,9 @@ pub fn fast_jobs() -> JobsConfig {
 }
 
 /// A hub running on port 0 over a fresh database.
+/// The `METRICS_TOKEN` every test hub is started with.
+pub const METRICS_TOKEN: &str = "test-metrics-token";
+
 pub struct TestHub {
     pub hub: Hub,
     pub db: TestDb,
@@ -145,6 +148,7 @@ impl TestHub {
             bind: "127.0.0.1:0".parse().expect("addr"),
             mqtt_bind: "127.0.0.1:0".parse().expect("addr"),
             jobs: fast_jobs(),
+            metrics_token: Secret::new(METRICS_TOKEN),
             ..Config::default()
         };
         adjust(&mut config);
