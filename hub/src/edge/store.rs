@@ -572,8 +572,8 @@ pub async fn next_snapshot(
     resource_id: &str,
 ) -> Result<Option<(u64, SealKey)>, EdgeError> {
     let row = sqlx::query(
-        "UPDATE edge_resources SET snapshot_version = CASE WHEN failed_version = snapshot_version \
-             THEN snapshot_version ELSE snapshot_version + 1 END, failed_version = 0, updated_at = $1 \
+        "UPDATE edge_resources SET snapshot_version = CASE \
+             WHEN failed_version > 0 AND failed_version = snapshot_version THEN snapshot_version ELSE snapshot_version + 1 END, failed_version = 0, updated_at = $1 \
          WHERE tenant_id = $2 AND resource_id = $3 \
          RETURNING snapshot_version, key_id, resource_key_sealed, key_generation",
     )

@@ -409,10 +409,12 @@ where
             Ok(value) => return value,
             Err(why) => why,
         };
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out after {within:?} waiting for: {what}; last answer: {last}"
-        );
+        if tokio::time::Instant::now() >= deadline {
+            if std::env::var_os("CORBI_TEST_DUMP_LOGS").is_some() {
+                eprintln!("{}", captured_logs());
+            }
+            panic!("timed out after {within:?} waiting for: {what}; last answer: {last}");
+        }
         tokio::time::sleep(POLL).await;
     }
 }
