@@ -23,8 +23,8 @@ use embassy_time::{Duration, Instant, Timer};
 use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet, QoS, Transport};
 use shared::protocol::seal::{open, seal};
 use shared::protocol::{
-    self, CheckIn, CheckInOutcome, Heartbeat, Message, ProtocolError, ScheduleKey, ScheduleSnapshot,
-    SnapshotMeeting, SnapshotRequest, WalkUpOutcome, WalkUpRequest,
+    self, CheckIn, CheckInOutcome, Heartbeat, Message, ProtocolError, ScheduleKey,
+    ScheduleSnapshot, SnapshotMeeting, SnapshotRequest, WalkUpOutcome, WalkUpRequest,
 };
 use tokio::sync::{Notify, broadcast, oneshot, watch};
 use tokio::task::JoinHandle;
@@ -571,7 +571,10 @@ impl Inner {
         {
             let mut current = lock(&self.resource_key);
             if new.generation < current.0 || (new.generation == current.0 && current.1 == key) {
-                debug!(generation = new.generation, "older or known schedule key ignored");
+                debug!(
+                    generation = new.generation,
+                    "older or known schedule key ignored"
+                );
                 return Ok(());
             }
             *current = (new.generation, key);

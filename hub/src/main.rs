@@ -203,8 +203,14 @@ async fn rotate_keys(config: Config) -> anyhow::Result<()> {
     db.close().await;
     println!("re-sealed {moved} connection(s) under the active key");
     println!("re-sealed {credentials} tenant notification credential set(s) under the active key");
-    println!("re-sealed {} device key(s) under the active key", edge.device_keys);
-    println!("re-sealed {} schedule key(s) under the active key", edge.schedule_keys);
+    println!(
+        "re-sealed {} device key(s) under the active key",
+        edge.device_keys
+    );
+    println!(
+        "re-sealed {} schedule key(s) under the active key",
+        edge.schedule_keys
+    );
     Ok(())
 }
 

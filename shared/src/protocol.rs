@@ -20,8 +20,8 @@ use serde::{Deserialize, Serialize};
 
 pub use messages::{
     CheckIn, CheckInOutcome, CheckInResult, Heartbeat, Message, RefusalCode, ScheduleKey,
-    ScheduleSnapshot,
-    SnapshotMeeting, SnapshotRequest, SnapshotStatus, WalkUpOutcome, WalkUpRequest, WalkUpResult,
+    ScheduleSnapshot, SnapshotMeeting, SnapshotRequest, SnapshotStatus, WalkUpOutcome,
+    WalkUpRequest, WalkUpResult,
 };
 
 /// The protocol version this build speaks; bumped whenever a message changes shape.

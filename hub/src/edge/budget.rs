@@ -111,7 +111,12 @@ mod tests {
         let today_only = snapshot(from, 0, 20, &long);
         let shorter = fit(full.clone(), encoded_len(&today_only) / 2, from, 7);
         assert_eq!(shorter.meetings.len(), 20);
-        assert!(shorter.meetings.iter().all(|m| m.title.chars().count() <= 64));
+        assert!(
+            shorter
+                .meetings
+                .iter()
+                .all(|m| m.title.chars().count() <= 64)
+        );
         assert!(shorter.meetings[0].title.ends_with('…'));
 
         let tiny = fit(full, 600, from, 7);

@@ -96,16 +96,22 @@ mod tests {
 
     #[test]
     fn a_device_gets_exactly_its_three_topics() {
-        let grant = grant("t1", "r1", "d1", "pw").expect("topics");
-        let commands = grant["commands"].as_array().expect("commands");
+        let granted = grant("t1", "r1", "d1", "pw").expect("topics");
+        let commands = granted["commands"].as_array().expect("commands");
         let acls: Vec<(String, String)> = commands
             .iter()
             .filter(|c| c["command"] == "addRoleACL")
             .map(|c| (c["acltype"].to_string(), c["topic"].to_string()))
             .collect();
         assert_eq!(acls.len(), 5);
-        assert!(acls.iter().all(|(_, t)| !t.contains('#') && !t.contains('+')));
-        assert!(acls.contains(&("\"publishClientSend\"".into(), "\"corbi/v1/t1/res/r1/up/d1\"".into())));
+        assert!(
+            acls.iter()
+                .all(|(_, t)| !t.contains('#') && !t.contains('+'))
+        );
+        assert!(acls.contains(&(
+            "\"publishClientSend\"".into(),
+            "\"corbi/v1/t1/res/r1/up/d1\"".into()
+        )));
         assert!(grant("t1", "r1", "bad/id", "pw").is_err());
         assert_eq!(withdraw("d1")["commands"][0]["command"], "deleteClient");
         let answer = br#"{"responses":[{"command":"createRole","error":"Role already exists"},{"command":"addRoleACL"}]}"#;

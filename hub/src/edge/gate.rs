@@ -237,12 +237,7 @@ impl Gate {
         }
     }
 
-    fn judge(
-        &self,
-        packet: Packet,
-        allowed: &Allowed,
-        pending: &mut Pending,
-    ) -> Verdict {
+    fn judge(&self, packet: Packet, allowed: &Allowed, pending: &mut Pending) -> Verdict {
         match packet {
             Packet::Publish(mut publish) => {
                 if publish.topic == allowed.up {
@@ -250,7 +245,7 @@ impl Gate {
                     return Verdict::Forward(Packet::Publish(publish));
                 }
                 self.refused("publish");
-                tracing::warn!(topic = %loggable(&publish.topic), "device publish outside its up topic dropped");
+                tracing::debug!(topic = %loggable(&publish.topic), "device publish outside its up topic dropped");
                 match publish.qos {
                     rumqttc::QoS::AtMostOnce => Verdict::Nothing,
                     rumqttc::QoS::AtLeastOnce => {
@@ -272,10 +267,12 @@ impl Gate {
                     return Verdict::Forward(Packet::Subscribe(subscribe));
                 }
                 self.refused("subscribe");
-                for filter in subscribe.filters.iter().filter(|f| {
-                    f.path != allowed.schedule && f.path != allowed.down
-                }) {
-                    tracing::warn!(filter = %loggable(&filter.path), "device subscription refused");
+                for filter in subscribe
+                    .filters
+                    .iter()
+                    .filter(|f| f.path != allowed.schedule && f.path != allowed.down)
+                {
+                    tracing::debug!(filter = %loggable(&filter.path), "device subscription refused");
                 }
                 if !mask.iter().any(|ok| *ok) {
                     let codes = vec![SubscribeReasonCode::Failure; mask.len()];
@@ -361,7 +358,10 @@ fn partial_suback(raw: &BytesMut, partial: &mut HashMap<u16, Vec<bool>>) -> Opti
     Some(out)
 }
 
-async fn next_packet<S: AsyncRead + Unpin>(stream: &mut S, buffer: &mut BytesMut) -> Option<Packet> {
+async fn next_packet<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    buffer: &mut BytesMut,
+) -> Option<Packet> {
     loop {
         match frame(buffer) {
             Some(Ok(packet)) => return Some(packet),
@@ -374,7 +374,10 @@ async fn next_packet<S: AsyncRead + Unpin>(stream: &mut S, buffer: &mut BytesMut
     }
 }
 
-async fn write_packet<S: AsyncWrite + Unpin>(stream: &mut S, packet: &Packet) -> std::io::Result<()> {
+async fn write_packet<S: AsyncWrite + Unpin>(
+    stream: &mut S,
+    packet: &Packet,
+) -> std::io::Result<()> {
     let mut out = BytesMut::new();
     packet
         .write(&mut out, MAX_PAYLOAD_BYTES + 1024)

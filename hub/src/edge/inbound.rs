@@ -61,7 +61,9 @@ pub fn spawn(
         requests,
     });
     let lanes = Lanes::new(handler, shutdown.clone());
-    vec![tokio::spawn(drive(state, client, eventloop, lanes, shutdown))]
+    vec![tokio::spawn(drive(
+        state, client, eventloop, lanes, shutdown,
+    ))]
 }
 
 async fn drive(
@@ -91,7 +93,9 @@ async fn drive(
                     continue;
                 }
                 if let Err(reason) = lanes.route(publish.topic.clone(), publish.payload.to_vec()) {
-                    dropped(&state, reason, &publish.topic);
+                    // Counted, logged only at debug: a flooding device must not flood the log.
+                    tracing::debug!(reason, topic = %loggable(&publish.topic), "device message not queued");
+                    count_drop(&state, reason);
                 }
             }
             Ok(_) => {}

@@ -94,7 +94,10 @@ impl Lanes {
         if entry.queue.is_closed() {
             entry.queue = spawn_lane(self.handler.clone(), self.shutdown.clone());
         }
-        entry.queue.try_send((topic, payload)).map_err(|_| "overload")
+        entry
+            .queue
+            .try_send((topic, payload))
+            .map_err(|_| "overload")
     }
 
     /// Forgets the lanes whose task ended (idle), once a minute.
@@ -145,7 +148,11 @@ fn spawn_lane(handler: Arc<Handler>, shutdown: CancellationToken) -> mpsc::Sende
     tx
 }
 
-async fn run_lane(handler: Arc<Handler>, mut rx: mpsc::Receiver<Item>, shutdown: CancellationToken) {
+async fn run_lane(
+    handler: Arc<Handler>,
+    mut rx: mpsc::Receiver<Item>,
+    shutdown: CancellationToken,
+) {
     let mut lane = Lane::default();
     loop {
         let flush_at = lane.flush_at();

@@ -97,10 +97,11 @@ pub struct Resealed {
 pub async fn reseal_all(db: &Db, sealer: &Sealer) -> Result<Resealed, EdgeError> {
     let active = sealer.active_key_id();
     let mut moved = Resealed::default();
-    let devices = sqlx::query("SELECT id, key_id, device_key_sealed FROM devices WHERE key_id <> $1")
-        .bind(active)
-        .fetch_all(db.pool())
-        .await?;
+    let devices =
+        sqlx::query("SELECT id, key_id, device_key_sealed FROM devices WHERE key_id <> $1")
+            .bind(active)
+            .fetch_all(db.pool())
+            .await?;
     for row in &devices {
         let id: String = row.try_get("id")?;
         let context = store::device_context(&id);

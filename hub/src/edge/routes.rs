@@ -231,8 +231,18 @@ async fn revoke_device(
     let device = store::get_device(&state.db, &actor.tenant_id, &id).await?;
     if changed {
         state.edge.disconnect_device(&device.id).await;
-        match rekey::hand_out(&state.edge, &state.db, &actor.tenant_id, &device.resource_id).await {
-            Ok(sent) => tracing::info!(devices = sent, "new schedule key handed to the remaining devices"),
+        match rekey::hand_out(
+            &state.edge,
+            &state.db,
+            &actor.tenant_id,
+            &device.resource_id,
+        )
+        .await
+        {
+            Ok(sent) => tracing::info!(
+                devices = sent,
+                "new schedule key handed to the remaining devices"
+            ),
             Err(err) => tracing::warn!(error = %err, "new schedule key not handed out"),
         }
         if let Err(err) =

@@ -386,7 +386,10 @@ pub async fn mqtt_login(
     if !keys::same_secret(&hash, &tokens::hash(password)) {
         return Ok(None);
     }
-    Ok(Some((row.try_get("tenant_id")?, row.try_get("resource_id")?)))
+    Ok(Some((
+        row.try_get("tenant_id")?,
+        row.try_get("resource_id")?,
+    )))
 }
 
 /// Looks up the device a message on an up topic claims to come from, with its opened key.

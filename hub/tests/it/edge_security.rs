@@ -65,7 +65,13 @@ impl Dynsec {
         let path = |name: &str| dir.path().join(name).display().to_string();
         let password = uuid::Uuid::new_v4().simple().to_string();
         let init = std::process::Command::new(MOSQUITTO_CTRL)
-            .args(["dynsec", "init", &path("dynsec.json"), "corbi-hub", &password])
+            .args([
+                "dynsec",
+                "init",
+                &path("dynsec.json"),
+                "corbi-hub",
+                &password,
+            ])
             .stdout(std::process::Stdio::null())
             .status()
             .expect("mosquitto_ctrl runs");
@@ -148,8 +154,7 @@ fn check_in(device: &str, idempotency_key: &str) -> Vec<u8> {
 /// and what it publishes into another room's topics (a retained empty payload included)
 /// changes nothing there.
 async fn a_device_reads_and_writes_only_its_own_topics(engine: Engine, confinement: Confinement) {
-    let Some((world, _mosquitto)) = setup(engine, confinement, &["Atlas", "Borealis"]).await
-    else {
+    let Some((world, _mosquitto)) = setup(engine, confinement, &["Atlas", "Borealis"]).await else {
         return;
     };
     let (atlas, borealis) = (&world.rooms[0], &world.rooms[1]);
@@ -210,7 +215,10 @@ async fn a_device_reads_and_writes_only_its_own_topics(engine: Engine, confineme
         .map(|(topic, _)| topic)
         .filter(|topic| topic.contains(&room_b))
         .collect();
-    assert!(leaked.is_empty(), "room B's topics reached device A: {leaked:?}");
+    assert!(
+        leaked.is_empty(),
+        "room B's topics reached device A: {leaked:?}"
+    );
 
     let b_schedule = topics::schedule(&b.tenant_id, borealis).expect("topic");
     let b_up = topics::up(&b.tenant_id, borealis, &b.device_id).expect("topic");
@@ -220,7 +228,11 @@ async fn a_device_reads_and_writes_only_its_own_topics(engine: Engine, confineme
         (b_schedule.clone(), Vec::new(), true),
         (b_schedule.clone(), b"overwritten".to_vec(), true),
         (b_down, b"noise".to_vec(), false),
-        (b_up.clone(), seal(&stolen, &b_up, &check_in(&b.device_id, "forged")), false),
+        (
+            b_up.clone(),
+            seal(&stolen, &b_up, &check_in(&b.device_id, "forged")),
+            false,
+        ),
     ];
     for (topic, payload, retain) in attacks {
         spy.client
@@ -262,7 +274,10 @@ async fn a_device_reads_and_writes_only_its_own_topics(engine: Engine, confineme
     })
     .await;
     assert!(
-        reader.received().iter().all(|(_, payload)| !payload.is_empty() && payload != b"overwritten"),
+        reader
+            .received()
+            .iter()
+            .all(|(_, payload)| !payload.is_empty() && payload != b"overwritten"),
         "A's retained publishes replaced B's schedule"
     );
 }
@@ -321,11 +336,17 @@ async fn revoking_one_tablet_keeps_the_other_showing_schedules(
         )
         .await;
     assert_eq!(after.status(), 201);
-    eventually(WAIT, "the remaining tablet shows the new booking", || async {
-        titles(&agent_kept) == ["Before", "After revocation"]
-    })
+    eventually(
+        WAIT,
+        "the remaining tablet shows the new booking",
+        || async { titles(&agent_kept) == ["Before", "After revocation"] },
+    )
     .await;
-    assert_eq!(titles(&agent_gone), ["Before"], "the revoked tablet learns nothing new");
+    assert_eq!(
+        titles(&agent_gone),
+        ["Before"],
+        "the revoked tablet learns nothing new"
+    );
     agent_gone.shutdown().await;
     agent_kept.shutdown().await;
 }
@@ -373,7 +394,12 @@ async fn rotating_keys_then_removing_the_old_one_keeps_tablets_working(engine: E
             schedule_keys: 1
         }
     );
-    hub.hub.state.connections.reseal_all().await.expect("connections");
+    hub.hub
+        .state
+        .connections
+        .reseal_all()
+        .await
+        .expect("connections");
     hub::notify::credentials::reseal_all(hub.db(), &sealer)
         .await
         .expect("credentials");
@@ -393,7 +419,10 @@ async fn rotating_keys_then_removing_the_old_one_keeps_tablets_working(engine: E
     let dir = tempfile::tempdir().expect("dir");
     let agent = start_agent(&device, dir.path(), None);
     let booked = world
-        .book(&world.acme.member_token, soon(&room, "After rotation", 5, 30))
+        .book(
+            &world.acme.member_token,
+            soon(&room, "After rotation", 5, 30),
+        )
         .await;
     assert_eq!(booked.status(), 201);
     eventually(WAIT, "the schedule sealed after the rotation", || async {
@@ -443,11 +472,10 @@ async fn schedules_fit_the_budget_and_failed_versions_are_reused(engine: Engine)
         .await
         .expect("subscribe");
     eventually(WAIT, "a schedule with every booking's slot", || async {
-        agent.snapshot().is_some_and(|c| !c.snapshot.meetings.is_empty())
-            && reader
-                .received()
-                .iter()
-                .any(|(t, _)| *t == schedule)
+        agent
+            .snapshot()
+            .is_some_and(|c| !c.snapshot.meetings.is_empty())
+            && reader.received().iter().any(|(t, _)| *t == schedule)
     })
     .await;
     for (_, payload) in reader.received() {
@@ -458,18 +486,23 @@ async fn schedules_fit_the_budget_and_failed_versions_are_reused(engine: Engine)
         );
     }
     let shown = agent.snapshot().expect("cached").snapshot;
-    assert!(shown.meetings[0].title.starts_with("0 "), "the earliest booking stays");
+    assert!(
+        shown.meetings[0].title.starts_with("0 "),
+        "the earliest booking stays"
+    );
     assert!(shown.meetings.iter().all(|m| m.title.chars().count() <= 64));
 
-    let sealer = hub::connections::seal::Sealer::from_config(&world.hub.hub.state.config.encryption)
-        .expect("sealer");
+    let sealer =
+        hub::connections::seal::Sealer::from_config(&world.hub.hub.state.config.encryption)
+            .expect("sealer");
     let db = world.hub.db();
     let take = || async {
         let mut tx = db.begin_write().await.expect("tx");
-        let (version, _) = hub::edge::store::next_snapshot(&mut tx, &sealer, &world.acme.tenant_id, &room)
-            .await
-            .expect("version")
-            .expect("enrolled resource");
+        let (version, _) =
+            hub::edge::store::next_snapshot(&mut tx, &sealer, &world.acme.tenant_id, &room)
+                .await
+                .expect("version")
+                .expect("enrolled resource");
         tx.commit().await.expect("commit");
         version
     };
@@ -478,7 +511,11 @@ async fn schedules_fit_the_budget_and_failed_versions_are_reused(engine: Engine)
         .await
         .expect("noted");
     assert_eq!(take().await, failed, "the retry reuses the failed version");
-    assert_eq!(take().await, failed + 1, "a published version is never reused");
+    assert_eq!(
+        take().await,
+        failed + 1,
+        "a published version is never reused"
+    );
     agent.shutdown().await;
 }
 on_both_engines!(schedules_fit_the_budget_and_failed_versions_are_reused);
@@ -496,7 +533,10 @@ async fn device_chosen_client_ids_are_escaped_in_logs() {
     })
     .await;
     let logs = captured_logs();
-    assert!(!logs.contains("\nINFO hub: forged-line-7f3a"), "a raw newline reached the log");
+    assert!(
+        !logs.contains("\nINFO hub: forged-line-7f3a"),
+        "a raw newline reached the log"
+    );
     assert!(logs.contains("evil\\nINFO hub: forged-line-7f3a"));
 }
 
@@ -531,9 +571,15 @@ on_both_engines!(only_admins_list_google_calendars);
 async fn metrics_need_the_token_and_read_no_table(engine: Engine) {
     let world = World::with_rooms(engine, &[]).await;
     let hub = &world.hub;
-    expect_error(hub.call(Method::GET, "/metrics", None, None).await, 401, "UNAUTHENTICATED").await;
     expect_error(
-        hub.call(Method::GET, "/metrics", Some("not-the-token"), None).await,
+        hub.call(Method::GET, "/metrics", None, None).await,
+        401,
+        "UNAUTHENTICATED",
+    )
+    .await;
+    expect_error(
+        hub.call(Method::GET, "/metrics", Some("not-the-token"), None)
+            .await,
         401,
         "UNAUTHENTICATED",
     )
@@ -560,7 +606,8 @@ async fn metrics_need_the_token_and_read_no_table(engine: Engine) {
     })
     .await;
     expect_error(
-        off.call(Method::GET, "/metrics", Some(METRICS_TOKEN), None).await,
+        off.call(Method::GET, "/metrics", Some(METRICS_TOKEN), None)
+            .await,
         404,
         "NOT_FOUND",
     )

@@ -313,7 +313,12 @@ async fn rate_limits_and_outages_are_retried_then_reported(engine: Engine) {
     expect_error(response, 503, "CALENDAR_UNAVAILABLE").await;
     assert!(retry_after.is_some_and(|s| s >= 1), "Retry-After is set");
     let metrics = hub
-        .call(Method::GET, "/metrics", Some(crate::support::METRICS_TOKEN), None)
+        .call(
+            Method::GET,
+            "/metrics",
+            Some(crate::support::METRICS_TOKEN),
+            None,
+        )
         .await
         .text()
         .await
