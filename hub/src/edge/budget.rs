@@ -119,8 +119,8 @@ mod tests {
         );
         assert!(shorter.meetings[0].title.ends_with('…'));
 
-        let tiny = fit(full, 600, from, 7);
-        assert!(encoded_len(&tiny) <= 600);
+        let tiny = fit(full, 300, from, 7);
+        assert!(encoded_len(&tiny) <= 300);
         assert!(!tiny.meetings.is_empty() && tiny.meetings.len() < 20);
         assert_eq!(tiny.meetings[0].id, "m0-0", "the earliest meetings stay");
     }
