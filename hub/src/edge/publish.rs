@@ -18,9 +18,13 @@ use shared::{
     protocol::{self, Message, ScheduleSnapshot, SnapshotMeeting, seal, topics},
 };
 
+use shared::protocol::seal::SealKey;
+use sqlx::Row;
+
 use super::{Edge, EdgeError, budget, store};
 use crate::{
-    db::Db,
+    connections::seal::Sealer,
+    db::{Db, DbError, Tx, timestamp},
     jobs::{ClaimedJob, JobContext, JobError, JobHandler, NewJob, Queue, Registry, outbox},
     meetings::{
         events::{MEETING_EVENTS, MeetingChanged},
@@ -111,16 +115,14 @@ pub async fn publish(
 ) -> Result<Option<u64>, EdgeError> {
     let sealer = edge.sealer()?;
     let mut tx = db.begin_write().await?;
-    let Some((version, key)) =
-        store::next_snapshot(&mut tx, sealer, tenant_id, resource_id).await?
-    else {
+    let Some((version, key)) = next_snapshot(&mut tx, sealer, tenant_id, resource_id).await? else {
         return Ok(None);
     };
     tx.commit().await?;
     match send(edge, db, tenant_id, resource_id, version, &key).await {
         Ok(()) => Ok(Some(version)),
         Err(err) => {
-            store::publish_failed(db, tenant_id, resource_id, version).await?;
+            publish_failed(db, tenant_id, resource_id, version).await?;
             Err(err)
         }
     }
@@ -132,7 +134,7 @@ async fn send(
     tenant_id: &str,
     resource_id: &str,
     version: u64,
-    key: &shared::protocol::seal::SealKey,
+    key: &SealKey,
 ) -> Result<(), EdgeError> {
     let config = edge.config();
     let (snapshot, from) =
@@ -256,4 +258,54 @@ fn organizer_name(meeting: &Meeting) -> String {
         .or_else(|| meeting.participants.iter().find(|p| p.name.is_some()))
         .and_then(|p| p.name.clone())
         .unwrap_or_default()
+}
+
+/// Takes the resource's next snapshot version (or, when the publish of the latest one failed,
+/// that version again) inside `tx`, and returns it with the current key. The caller commits
+/// before publishing, so a version a device may have seen is never handed out twice.
+/// `None` when no device ever enrolled for the resource (nothing to publish).
+pub async fn next_snapshot(
+    tx: &mut Tx,
+    sealer: &Sealer,
+    tenant_id: &str,
+    resource_id: &str,
+) -> Result<Option<(u64, SealKey)>, EdgeError> {
+    let row = sqlx::query(
+        "UPDATE edge_resources SET snapshot_version = CASE \
+             WHEN failed_version > 0 AND failed_version = snapshot_version THEN snapshot_version ELSE snapshot_version + 1 END, failed_version = 0, updated_at = $1 \
+         WHERE tenant_id = $2 AND resource_id = $3 \
+         RETURNING snapshot_version, key_id, resource_key_sealed, key_generation",
+    )
+    .bind(timestamp(Utc::now()))
+    .bind(tenant_id)
+    .bind(resource_id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let version: i64 = row.try_get("snapshot_version")?;
+    let key = store::open_resource_key(sealer, resource_id, &row)?;
+    Ok(Some((u64::try_from(version).unwrap_or(0), key)))
+}
+
+/// Notes that publishing `version` failed, so the retry uses it again (unless a newer version
+/// was taken meanwhile, which will be published instead).
+pub async fn publish_failed(
+    db: &Db,
+    tenant_id: &str,
+    resource_id: &str,
+    version: u64,
+) -> Result<(), DbError> {
+    let version = i64::try_from(version).unwrap_or(i64::MAX);
+    sqlx::query(
+        "UPDATE edge_resources SET failed_version = $1 \
+         WHERE tenant_id = $2 AND resource_id = $3 AND snapshot_version = $1",
+    )
+    .bind(version)
+    .bind(tenant_id)
+    .bind(resource_id)
+    .execute(db.pool())
+    .await?;
+    Ok(())
 }

@@ -1,5 +1,5 @@
 //! The SQL of the edge: enrollment codes, devices, each resource's sealed schedule key and
-//! snapshot version, and the inbox of device messages. Every function that reads tenant data
+//! the inbox of device messages. Every function that reads tenant data
 //! takes the tenant id, except the two lookups by device id that authenticate a device (its
 //! MQTT login and its up topic), which then yield the device's tenant.
 
@@ -562,56 +562,6 @@ pub async fn inbox(db: &Db, tenant_id: &str, device_id: &str) -> Result<Vec<Inbo
             })
         })
         .collect()
-}
-
-/// Takes the resource's next snapshot version (or, when the publish of the latest one failed,
-/// that version again) inside `tx`, and returns it with the current key. The caller commits
-/// before publishing, so a version a device may have seen is never handed out twice.
-/// `None` when no device ever enrolled for the resource (nothing to publish).
-pub async fn next_snapshot(
-    tx: &mut Tx,
-    sealer: &Sealer,
-    tenant_id: &str,
-    resource_id: &str,
-) -> Result<Option<(u64, SealKey)>, EdgeError> {
-    let row = sqlx::query(
-        "UPDATE edge_resources SET snapshot_version = CASE \
-             WHEN failed_version > 0 AND failed_version = snapshot_version THEN snapshot_version ELSE snapshot_version + 1 END, failed_version = 0, updated_at = $1 \
-         WHERE tenant_id = $2 AND resource_id = $3 \
-         RETURNING snapshot_version, key_id, resource_key_sealed, key_generation",
-    )
-    .bind(timestamp(Utc::now()))
-    .bind(tenant_id)
-    .bind(resource_id)
-    .fetch_optional(&mut **tx)
-    .await?;
-    let Some(row) = row else {
-        return Ok(None);
-    };
-    let version: i64 = row.try_get("snapshot_version")?;
-    let key = open_resource_key(sealer, resource_id, &row)?;
-    Ok(Some((u64::try_from(version).unwrap_or(0), key)))
-}
-
-/// Notes that publishing `version` failed, so the retry uses it again (unless a newer version
-/// was taken meanwhile, which will be published instead).
-pub async fn publish_failed(
-    db: &Db,
-    tenant_id: &str,
-    resource_id: &str,
-    version: u64,
-) -> Result<(), DbError> {
-    let version = i64::try_from(version).unwrap_or(i64::MAX);
-    sqlx::query(
-        "UPDATE edge_resources SET failed_version = $1 \
-         WHERE tenant_id = $2 AND resource_id = $3 AND snapshot_version = $1",
-    )
-    .bind(version)
-    .bind(tenant_id)
-    .bind(resource_id)
-    .execute(db.pool())
-    .await?;
-    Ok(())
 }
 
 /// Every active device with its topics' owner, for the external broker's ACL file.
