@@ -120,7 +120,7 @@ async fn expired_access_tokens_are_refreshed_once_and_retried(engine: Engine) {
         hub.call(
             Method::GET,
             "/api/v1/google/calendars",
-            Some(&acme.member_token),
+            Some(&acme.admin_token),
             None,
         )
         .await,
