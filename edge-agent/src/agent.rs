@@ -23,8 +23,8 @@ use embassy_time::{Duration, Instant, Timer};
 use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet, QoS, Transport};
 use shared::protocol::seal::{open, seal};
 use shared::protocol::{
-    self, CheckIn, CheckInOutcome, Heartbeat, Message, ProtocolError, ScheduleSnapshot,
-    SnapshotMeeting, SnapshotRequest, WalkUpOutcome, WalkUpRequest,
+    self, CheckIn, CheckInOutcome, Heartbeat, Message, ProtocolError, ScheduleKey,
+    ScheduleSnapshot, SnapshotMeeting, SnapshotRequest, WalkUpOutcome, WalkUpRequest,
 };
 use tokio::sync::{Notify, broadcast, oneshot, watch};
 use tokio::task::JoinHandle;
@@ -163,6 +163,9 @@ struct Inner {
     client: AsyncClient,
     cache: Mutex<Cache>,
     snapshot: Mutex<Option<CachedSnapshot>>,
+    /// The schedule key in use and its generation (0: the one from enrollment). The hub hands
+    /// out a new one on the down topic when another device of the resource is revoked.
+    resource_key: Mutex<(u64, protocol::seal::SealKey)>,
     state: watch::Sender<ConnectionState>,
     events: broadcast::Sender<AgentEvent>,
     waiters: Mutex<HashMap<String, oneshot::Sender<DeviceOutcome>>>,
@@ -188,7 +191,9 @@ impl Agent {
         let snapshot = cache.snapshot(&identity.enrollment.resource_id)?;
         let options = mqtt_options(&config, &identity)?;
         let (client, eventloop) = AsyncClient::new(options, 64);
+        let resource_key = Mutex::new((0, identity.resource_key.clone()));
         let inner = Arc::new(Inner {
+            resource_key,
             identity,
             config,
             clock,
@@ -483,7 +488,17 @@ impl Inner {
     }
 
     fn on_schedule(&self, topic: &str, payload: &[u8]) -> Result<(), RejectReason> {
-        let (message, _) = self.open_message(&self.identity.resource_key, topic, payload)?;
+        let key = lock(&self.resource_key).1.clone();
+        let (message, _) = self
+            .open_message(&key, topic, payload)
+            .inspect_err(|reason| {
+                if matches!(reason, RejectReason::Seal) {
+                    // Sealed with a key this device has not received yet (it was offline when
+                    // the key changed): asking for a snapshot makes the hub send the key again.
+                    self.gap_seen.store(true, Ordering::SeqCst);
+                    self.housekeeping_wake.notify_one();
+                }
+            })?;
         let Message::ScheduleSnapshot(snapshot) = message else {
             return Err(RejectReason::UnexpectedMessage(message.kind()));
         };
@@ -527,6 +542,7 @@ impl Inner {
         let (key, outcome) = match message {
             Message::CheckInResult(r) => (r.idempotency_key, DeviceOutcome::CheckIn(r.outcome)),
             Message::WalkUpResult(r) => (r.idempotency_key, DeviceOutcome::WalkUp(r.outcome)),
+            Message::ScheduleKey(new) => return self.on_schedule_key(new),
             other => return Err(RejectReason::UnexpectedMessage(other.kind())),
         };
         match lock(&self.cache).complete(&key, &bytes, self.clock.unix_ms()) {
@@ -541,6 +557,31 @@ impl Inner {
             idempotency_key: key,
             outcome,
         });
+        Ok(())
+    }
+
+    /// Takes a rotated schedule key (not an older one) and asks for the schedule again, in case
+    /// one sealed with it arrived first and was dropped.
+    fn on_schedule_key(&self, new: ScheduleKey) -> Result<(), RejectReason> {
+        if new.resource_id != self.identity.enrollment.resource_id {
+            return Err(RejectReason::WrongResource(new.resource_id));
+        }
+        let key = protocol::seal::SealKey::from_slice(&new.key)
+            .ok_or(RejectReason::UnexpectedMessage("schedule_key"))?;
+        {
+            let mut current = lock(&self.resource_key);
+            if new.generation < current.0 || (new.generation == current.0 && current.1 == key) {
+                debug!(
+                    generation = new.generation,
+                    "older or known schedule key ignored"
+                );
+                return Ok(());
+            }
+            *current = (new.generation, key);
+        }
+        info!(generation = new.generation, "schedule key rotated");
+        self.gap_seen.store(true, Ordering::SeqCst);
+        self.housekeeping_wake.notify_one();
         Ok(())
     }
 

@@ -63,6 +63,14 @@ pub struct Config {
     pub mqtt_tls_cert: String,
     /// `MQTT_TLS_KEY`: the PEM private key of `MQTT_TLS_CERT`.
     pub mqtt_tls_key: String,
+    /// `MQTT_DYNSEC`: the external broker is Mosquitto with its dynamic security plugin, and
+    /// the hub's login may use `$CONTROL/dynamic-security/v1`: each enrollment then creates
+    /// the device's broker client and a role with exactly its topics, each revocation deletes
+    /// them (see docs/EDGE-BROKER.md). Off: the broker's logins and ACLs are the operator's.
+    pub mqtt_dynsec: bool,
+    /// `METRICS_TOKEN`: `/metrics` answers only requests bearing this token; empty turns
+    /// `/metrics` off (404), so the hub's internals are never public by default.
+    pub metrics_token: Secret,
     /// `MAX_BODY_BYTES`: requests with a larger body are refused with 413.
     pub max_body_bytes: usize,
     /// `LOG_FORMAT`: `text` for people, `json` for log shippers.
@@ -135,6 +143,11 @@ impl Default for NotifyConfig {
 pub struct EdgeConfig {
     /// `EDGE_SNAPSHOT_DAYS`: a published schedule holds today plus this many following days.
     pub snapshot_days: u32,
+    /// `EDGE_SNAPSHOT_MAX_BYTES`: a published schedule is cut to this many encoded bytes
+    /// (fewer days, then shorter titles, then fewer meetings), so it always fits the broker's
+    /// packet limit; at most the protocol's 262144. Lower it to fit a broker with a smaller
+    /// `message_size_limit`.
+    pub snapshot_max_bytes: usize,
     /// `EDGE_ENROLLMENT_TTL_MINUTES`: how long an enrollment code stays usable.
     pub enrollment_ttl_minutes: u32,
     /// `EDGE_MAX_MESSAGE_AGE_SECS`: device messages made longer ago than this are dropped, so a
@@ -148,6 +161,7 @@ impl Default for EdgeConfig {
     fn default() -> Self {
         EdgeConfig {
             snapshot_days: 7,
+            snapshot_max_bytes: 256 * 1024 - 4096,
             enrollment_ttl_minutes: 60,
             max_message_age_secs: 24 * 3600,
             max_clock_skew_secs: 300,
@@ -302,6 +316,8 @@ impl Default for Config {
             mqtt_public_url: String::new(),
             mqtt_tls_cert: String::new(),
             mqtt_tls_key: String::new(),
+            mqtt_dynsec: false,
+            metrics_token: Secret::default(),
             max_body_bytes: 1024 * 1024,
             log_format: "text".into(),
             jobs: JobsConfig::default(),
@@ -338,6 +354,11 @@ mqtt_public_url = ""
 # listener then speaks TLS only (devices use mqtts://); empty: plain MQTT
 mqtt_tls_cert = ""
 mqtt_tls_key = ""
+# [MQTT_DYNSEC] the external broker is Mosquitto with the dynamic security plugin: the hub creates
+# and deletes each device's broker client and role itself (docs/EDGE-BROKER.md)
+mqtt_dynsec = false
+# [METRICS_TOKEN] bearer token Prometheus sends to /metrics; empty turns /metrics off
+metrics_token = ""
 # [MAX_BODY_BYTES] larger request bodies are refused with 413
 max_body_bytes = 1048576
 # [LOG_FORMAT] text or json
@@ -393,6 +414,8 @@ timeout_ms = 10000
 [edge]
 # [EDGE_SNAPSHOT_DAYS] a device's schedule holds today plus this many following days
 snapshot_days = 7
+# [EDGE_SNAPSHOT_MAX_BYTES] a schedule is cut to this size (fewer days, shorter titles) to fit the broker
+snapshot_max_bytes = 258048
 # [EDGE_ENROLLMENT_TTL_MINUTES] how long a device enrollment code stays usable
 enrollment_ttl_minutes = 60
 # [EDGE_MAX_MESSAGE_AGE_SECS] device messages older than this are dropped (replay window)
@@ -458,6 +481,7 @@ const NESTED_ENV: &[(&str, &str)] = &[
     ("TWILIO_BASE_URL", "notify.twilio_base_url"),
     ("NOTIFY_TIMEOUT_MS", "notify.timeout_ms"),
     ("EDGE_SNAPSHOT_DAYS", "edge.snapshot_days"),
+    ("EDGE_SNAPSHOT_MAX_BYTES", "edge.snapshot_max_bytes"),
     ("EDGE_ENROLLMENT_TTL_MINUTES", "edge.enrollment_ttl_minutes"),
     ("EDGE_MAX_MESSAGE_AGE_SECS", "edge.max_message_age_secs"),
     ("EDGE_MAX_CLOCK_SKEW_SECS", "edge.max_clock_skew_secs"),
@@ -484,6 +508,8 @@ const TOP_ENV: &[&str] = &[
     "MQTT_PUBLIC_URL",
     "MQTT_TLS_CERT",
     "MQTT_TLS_KEY",
+    "MQTT_DYNSEC",
+    "METRICS_TOKEN",
     "MAX_BODY_BYTES",
     "LOG_FORMAT",
 ];

@@ -177,24 +177,43 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     }
 }
 
-/// Prometheus text exposition; the queue depth and today's daily figures (index lookups, no
-/// table scan) are refreshed on each scrape.
-async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    match state.jobs.depth().await {
-        Ok(depths) => {
-            for job_state in jobs::JobState::ALL {
-                let count = depths
-                    .iter()
-                    .find(|(s, _)| s == job_state)
-                    .map_or(0, |(_, n)| *n);
-                let labels = observability::StateLabels {
-                    state: job_state.as_str().to_string(),
-                };
-                state.metrics.jobs_depth.get_or_create(&labels).set(count);
-            }
-        }
-        Err(err) => tracing::warn!(error = %err, "queue depth unavailable"),
+/// Prometheus text exposition, only for the bearer of `METRICS_TOKEN` (off when it is empty).
+/// Answering scans no table: the job runner keeps the queue-depth gauge current, and today's
+/// daily figures are index lookups.
+async fn metrics(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+) -> Result<impl IntoResponse, error::ApiError> {
+    let expected = state.config.metrics_token.expose();
+    if expected.is_empty() {
+        return Err(error::ApiError::new(
+            shared::ErrorCode::NotFound,
+            "Metrics are off on this hub. Set METRICS_TOKEN to scrape them.",
+        ));
     }
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    if !edge::keys::same_secret(given, expected) {
+        return Err(error::ApiError::new(
+            shared::ErrorCode::Unauthenticated,
+            "Send the metrics token in the Authorization header to read the metrics.",
+        ));
+    }
+    refresh_daily_today(&state).await;
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.metrics.render(),
+    ))
+}
+
+/// Sets the `corbi_daily_today` gauges from today's stored figures.
+async fn refresh_daily_today(state: &AppState) {
     let today = ops_stats::day_of(chrono::Utc::now());
     match ops_stats::day_totals(&state.db, today).await {
         Ok(totals) => {
@@ -211,13 +230,6 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         }
         Err(err) => tracing::warn!(error = %err, "daily figures unavailable"),
     }
-    (
-        [(
-            header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        state.metrics.render(),
-    )
 }
 
 /// Why a hub could not start.

@@ -233,9 +233,18 @@ async fn rotate_keys(config: Config) -> anyhow::Result<()> {
     let moved = connections.reseal_all().await?;
     let sealer = hub::connections::seal::Sealer::from_config(&config.encryption)?;
     let credentials = hub::notify::credentials::reseal_all(&db, &sealer).await?;
+    let edge = hub::edge::rekey::reseal_all(&db, &sealer).await?;
     db.close().await;
     println!("re-sealed {moved} connection(s) under the active key");
     println!("re-sealed {credentials} tenant notification credential set(s) under the active key");
+    println!(
+        "re-sealed {} device key(s) under the active key",
+        edge.device_keys
+    );
+    println!(
+        "re-sealed {} schedule key(s) under the active key",
+        edge.schedule_keys
+    );
     Ok(())
 }
 

@@ -143,6 +143,8 @@ pub struct Metrics {
     pub edge_received: Family<EdgeLabels, Counter>,
     /// Device messages dropped, by reason (seal, malformed, replayed, stale, …).
     pub edge_dropped: Family<EdgeLabels, Counter>,
+    /// What the embedded broker's gate refused, by kind (login, subscribe, publish, malformed).
+    pub edge_gate_refused: Family<EdgeLabels, Counter>,
     /// Schedule snapshots published.
     pub edge_snapshots_published: Counter,
     /// Google events applied by sync, by outcome (a per-day figure is a query over it).
@@ -230,6 +232,12 @@ impl Metrics {
         );
         let edge_received = Family::<EdgeLabels, Counter>::default();
         let edge_dropped = Family::<EdgeLabels, Counter>::default();
+        let edge_gate_refused = Family::<EdgeLabels, Counter>::default();
+        registry.register(
+            "edge_gate_refused",
+            "Device packets the embedded broker's gate refused, by kind",
+            edge_gate_refused.clone(),
+        );
         let edge_snapshots_published = Counter::default();
         registry.register(
             "edge_messages_received",
@@ -286,6 +294,7 @@ impl Metrics {
             notifications,
             edge_received,
             edge_dropped,
+            edge_gate_refused,
             edge_snapshots_published,
             sync_events,
             sync_webhooks,

@@ -19,8 +19,9 @@ use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
 pub use messages::{
-    CheckIn, CheckInOutcome, CheckInResult, Heartbeat, Message, RefusalCode, ScheduleSnapshot,
-    SnapshotMeeting, SnapshotRequest, SnapshotStatus, WalkUpOutcome, WalkUpRequest, WalkUpResult,
+    CheckIn, CheckInOutcome, CheckInResult, Heartbeat, Message, RefusalCode, ScheduleKey,
+    ScheduleSnapshot, SnapshotMeeting, SnapshotRequest, SnapshotStatus, WalkUpOutcome,
+    WalkUpRequest, WalkUpResult,
 };
 
 /// The protocol version this build speaks; bumped whenever a message changes shape.

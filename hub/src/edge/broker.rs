@@ -1,25 +1,21 @@
 //! The embedded rumqttd broker and its login check.
 //!
-//! rumqttd runs its router and listener on threads of its own, each with a private tokio
-//! runtime, and calls the auth handler there. The handler therefore never touches the hub's
-//! database pool itself: it sends the login over a channel to a task on the hub's runtime and
-//! waits for the verdict. rumqttd has no topic ACLs; the payload seals are what confine a
-//! device to its resource (see the module doc of `edge`).
+//! rumqttd listens on loopback only. Devices reach it through the [gate](super::gate) on
+//! `MQTT_BIND`, which checks each device's login against the database and confines it to its
+//! topics (rumqttd has no topic ACLs), and terminates TLS when configured. rumqttd's own check
+//! is then a comparison in memory: the hub's login made fresh at each start, or a device id
+//! with the password the gate derives for it from that login's secret, so a process on the
+//! machine cannot skip the gate by dialling rumqttd's port with a device's password.
 //!
-//! With TLS configured, devices get a TLS-only listener on `MQTT_BIND` and the hub's own client
-//! a plain one on a free loopback port (it never leaves the machine, and needs no certificate
-//! naming 127.0.0.1); both feed the same router, so the hub still sees every device.
-//!
-//! rumqttd binds the address itself and cannot report the port it got, so port 0 is resolved
-//! here first by binding and releasing a free port (a tiny race with other processes).
+//! rumqttd binds the address itself and cannot report the port it got, so its loopback port
+//! is found first by binding and releasing a free port (a tiny race with other processes).
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
-use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use super::{EdgeError, keys, store};
-use crate::db::Db;
+use super::{EdgeError, gate, keys};
+use crate::{auth::tokens, db::Db, observability::Metrics};
 
 /// Largest MQTT payload accepted (a schedule snapshot plus the seal, with room to spare).
 pub const MAX_PAYLOAD_BYTES: usize = shared::protocol::MAX_MESSAGE_BYTES + 1024;
@@ -41,13 +37,11 @@ impl InternalLogin {
             password: keys::secret(),
         }
     }
-}
 
-struct Login {
-    client_id: String,
-    username: String,
-    password: String,
-    verdict: oneshot::Sender<bool>,
+    /// The password the gate gives rumqttd for a device it admitted.
+    pub fn gate_password(&self, device_id: &str) -> String {
+        tokens::hash(&format!("{}\0gate\0{device_id}", self.password))
+    }
 }
 
 /// The PEM files of the devices' TLS listener.
@@ -68,39 +62,25 @@ pub struct Listening {
     pub hub: SocketAddr,
 }
 
-/// Starts the broker on `bind` (TLS-only there when `tls` is given) and returns where it
-/// listens.
+/// Starts rumqttd on loopback and the gate on `bind` (TLS-only there when `tls` is given)
+/// and returns where they listen.
 pub async fn start(
     bind: SocketAddr,
     tls: Option<Tls>,
     db: Db,
+    metrics: Arc<Metrics>,
     internal: InternalLogin,
     shutdown: CancellationToken,
 ) -> Result<Listening, EdgeError> {
-    let devices = resolve_port(bind)?;
-    let hub = match &tls {
-        Some(tls) => {
-            for path in [&tls.cert, &tls.key] {
-                if !std::path::Path::new(path).is_file() {
-                    return Err(EdgeError::Broker(format!("TLS file {path} not found")));
-                }
-            }
-            resolve_port(SocketAddr::from(([127, 0, 0, 1], 0)))?
-        }
-        None => devices,
-    };
-    let (logins, requests) = mpsc::channel::<Login>(256);
-    tokio::spawn(check_logins(requests, db, internal, shutdown));
-    let mut servers = vec![(
-        "corbi-v4".to_owned(),
-        server("corbi-v4", devices, tls.clone(), &logins),
-    )];
-    if tls.is_some() {
-        servers.push((
-            "corbi-hub".to_owned(),
-            server("corbi-hub", hub, None, &logins),
-        ));
-    }
+    let acceptor = tls.as_ref().map(acceptor).transpose()?;
+    let listener = tokio::net::TcpListener::bind(bind)
+        .await
+        .map_err(|e| EdgeError::Broker(format!("cannot listen on {bind}: {e}")))?;
+    let devices = listener
+        .local_addr()
+        .map_err(|e| EdgeError::Broker(format!("cannot listen on {bind}: {e}")))?;
+    let hub = resolve_port(SocketAddr::from(([127, 0, 0, 1], 0)))?;
+    let servers = vec![("corbi-v4".to_owned(), server("corbi-v4", hub, &internal))];
     let mut broker = rumqttd::Broker::new(config(servers));
     std::thread::Builder::new()
         .name("corbi-mqtt".into())
@@ -110,10 +90,35 @@ pub async fn start(
             }
         })
         .map_err(|source| EdgeError::Broker(format!("cannot start the broker thread: {source}")))?;
-    wait_until_listening(devices).await?;
     wait_until_listening(hub).await?;
+    let gate = gate::Gate {
+        db,
+        upstream: hub,
+        internal,
+        tls: acceptor,
+        metrics,
+    };
+    tokio::spawn(gate::serve(listener, gate, shutdown));
     tracing::info!(%devices, tls = tls.is_some(), "embedded MQTT broker listening");
     Ok(Listening { devices, hub })
+}
+
+/// The gate's TLS acceptor from the PEM files.
+fn acceptor(tls: &Tls) -> Result<tokio_rustls::TlsAcceptor, EdgeError> {
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject};
+    let bad = |what: &str, path: &str, e: &dyn std::fmt::Display| {
+        EdgeError::Broker(format!("TLS {what} {path}: {e}"))
+    };
+    let certs = CertificateDer::pem_file_iter(&tls.cert)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| bad("certificate", &tls.cert, &e))?;
+    let key = PrivateKeyDer::from_pem_file(&tls.key).map_err(|e| bad("key", &tls.key, &e))?;
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .and_then(|b| b.with_no_client_auth().with_single_cert(certs, key))
+        .map_err(|e| bad("certificate", &tls.cert, &e))?;
+    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
 }
 
 fn resolve_port(bind: SocketAddr) -> Result<SocketAddr, EdgeError> {
@@ -136,12 +141,7 @@ async fn wait_until_listening(addr: SocketAddr) -> Result<(), EdgeError> {
     )))
 }
 
-fn server(
-    name: &str,
-    addr: SocketAddr,
-    tls: Option<Tls>,
-    logins: &mpsc::Sender<Login>,
-) -> rumqttd::ServerSettings {
+fn server(name: &str, addr: SocketAddr, internal: &InternalLogin) -> rumqttd::ServerSettings {
     let mut connections = rumqttd::ConnectionSettings {
         connection_timeout_ms: 5_000,
         max_payload_size: MAX_PAYLOAD_BYTES,
@@ -150,31 +150,15 @@ fn server(
         external_auth: None,
         dynamic_filters: true,
     };
-    let logins = Arc::new(logins.clone());
+    let internal = Arc::new(internal.clone());
     connections.set_auth_handler(move |client_id, username, password| {
-        let logins = logins.clone();
-        async move {
-            let (verdict, answer) = oneshot::channel();
-            let login = Login {
-                client_id,
-                username,
-                password,
-                verdict,
-            };
-            if logins.send(login).await.is_err() {
-                return false;
-            }
-            answer.await.unwrap_or(false)
-        }
+        let internal = internal.clone();
+        async move { allowed(&internal, &client_id, &username, &password) }
     });
     rumqttd::ServerSettings {
         name: name.to_owned(),
         listen: addr,
-        tls: tls.map(|tls| rumqttd::TlsConfig::Rustls {
-            capath: None,
-            certpath: tls.cert,
-            keypath: tls.key,
-        }),
+        tls: None,
         next_connection_delay_ms: 1,
         connections,
     }
@@ -194,43 +178,11 @@ fn config(servers: Vec<(String, rumqttd::ServerSettings)>) -> rumqttd::Config {
     }
 }
 
-/// Answers the broker's login checks on the hub's runtime until shutdown.
-async fn check_logins(
-    mut requests: mpsc::Receiver<Login>,
-    db: Db,
-    internal: InternalLogin,
-    shutdown: CancellationToken,
-) {
-    loop {
-        let login = tokio::select! {
-            () = shutdown.cancelled() => return,
-            login = requests.recv() => match login {
-                Some(login) => login,
-                None => return,
-            },
-        };
-        let allowed = allowed(&db, &internal, &login).await;
-        if !allowed {
-            tracing::warn!(client_id = %login.client_id, "MQTT login refused");
-        }
-        let _ = login.verdict.send(allowed);
+/// The hub itself (any client id, so it can take over a revoked device's session), or a device
+/// the gate admitted (its client id and username are its id, its password the gate's).
+fn allowed(internal: &InternalLogin, client_id: &str, username: &str, password: &str) -> bool {
+    if keys::same_secret(username, &internal.username) {
+        return keys::same_secret(password, &internal.password);
     }
-}
-
-/// The hub itself (any client id, so it can take over a revoked device's session), or an
-/// enrolled, unrevoked device whose client id and username are its device id.
-async fn allowed(db: &Db, internal: &InternalLogin, login: &Login) -> bool {
-    if keys::same_secret(&login.username, &internal.username) {
-        return keys::same_secret(&login.password, &internal.password);
-    }
-    if login.client_id != login.username {
-        return false;
-    }
-    match store::mqtt_login_ok(db, &login.username, &login.password).await {
-        Ok(ok) => ok,
-        Err(err) => {
-            tracing::warn!(error = %err, "MQTT login could not be checked");
-            false
-        }
-    }
+    client_id == username && keys::same_secret(password, &internal.gate_password(username))
 }

@@ -1,9 +1,11 @@
 //! Messages from devices: the hub's MQTT connection subscribes to every up topic, and each
 //! message is checked, stored once and answered.
 //!
-//! Two tasks: `drive` polls the connection (rumqttc reconnects on the next poll) and hands
-//! each publish to `handle_all` through a bounded queue; `handle_all` handles them one at a
-//! time, so a device's messages are stored and answered in the order they arrived.
+//! `drive` polls the connection (rumqttc reconnects on the next poll) and hands each publish
+//! to [`lanes`](super::lanes), which give every device its own queue and task: a device's
+//! messages are handled in the order they arrived, different devices' at the same time, so a
+//! walk-up waiting on Google holds up only its own device. The lanes also drop what is too
+//! large or too frequent before anything is decoded, and coalesce heartbeats.
 //!
 //! A message is dropped (logged at warn, counted in `corbi_edge_messages_dropped{what}`) when its
 //! topic is not an up topic, the device is unknown or revoked, the topic's tenant or resource is
@@ -17,11 +19,13 @@ use std::{sync::Arc, time::Duration};
 use chrono::{DateTime, Utc};
 use rumqttc::{AsyncClient, Event, EventLoop, Packet, QoS};
 use shared::protocol::{self, CheckInResult, Message, ProtocolError, WalkUpResult, seal, topics};
-use tokio::{sync::mpsc, task::JoinHandle};
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    DeviceRef, DeviceRequests, Edge, EdgeError, publish,
+    DeviceRef, DeviceRequests, Edge, EdgeError,
+    lanes::{Lane, Lanes},
+    loggable, publish, rekey,
     store::{self, DeviceReport, InboundDevice, NewInboxEntry},
 };
 use crate::{
@@ -29,9 +33,6 @@ use crate::{
     jobs::Queue,
     observability::{EdgeLabels, Metrics},
 };
-
-/// Publishes waiting to be handled before new ones are dropped (and counted as `overload`).
-const QUEUE_DEPTH: usize = 4096;
 
 /// The parts of the hub the inbound runtime uses: it runs beside the HTTP server, not inside
 /// it, so it holds these handles rather than the HTTP state.
@@ -47,7 +48,7 @@ pub struct Handles {
     pub edge: Edge,
 }
 
-/// Starts the connection and the handler tasks.
+/// Starts the connection task (the lanes' tasks start as devices speak).
 pub fn spawn(
     state: Handles,
     requests: Arc<dyn DeviceRequests>,
@@ -55,22 +56,21 @@ pub fn spawn(
     eventloop: EventLoop,
     shutdown: CancellationToken,
 ) -> Vec<JoinHandle<()>> {
-    let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
-    let handler = Handler {
+    let handler = Arc::new(Handler {
         state: state.clone(),
         requests,
-    };
-    vec![
-        tokio::spawn(drive(state, client, eventloop, tx, shutdown.clone())),
-        tokio::spawn(handle_all(handler, rx, shutdown)),
-    ]
+    });
+    let lanes = Lanes::new(handler, shutdown.clone());
+    vec![tokio::spawn(drive(
+        state, client, eventloop, lanes, shutdown,
+    ))]
 }
 
 async fn drive(
     state: Handles,
     client: AsyncClient,
     mut eventloop: EventLoop,
-    queue: mpsc::Sender<(String, Vec<u8>)>,
+    mut lanes: Lanes,
     shutdown: CancellationToken,
 ) {
     let mut failures = 0u32;
@@ -83,14 +83,19 @@ async fn drive(
             Ok(Event::Incoming(Packet::ConnAck(_))) => {
                 failures = 0;
                 tracing::info!("hub connected to the MQTT broker");
+                state.edge.on_connected();
                 if let Err(err) = client.try_subscribe(topics::ALL_UP_FILTER, QoS::AtLeastOnce) {
                     tracing::error!(error = %err, "cannot subscribe to device messages");
                 }
             }
             Ok(Event::Incoming(Packet::Publish(publish))) => {
-                let message = (publish.topic.clone(), publish.payload.to_vec());
-                if queue.try_send(message).is_err() {
-                    dropped(&state, "overload", &publish.topic);
+                if state.edge.control_answer(&publish.topic, &publish.payload) {
+                    continue;
+                }
+                if let Err(reason) = lanes.route(publish.topic.clone(), publish.payload.to_vec()) {
+                    // Counted, logged only at debug: a flooding device must not flood the log.
+                    tracing::debug!(reason, topic = %loggable(&publish.topic), "device message not queued");
+                    count_drop(&state, reason);
                 }
             }
             Ok(_) => {}
@@ -108,32 +113,9 @@ async fn drive(
     let _ = client.try_disconnect();
 }
 
-async fn handle_all(
-    handler: Handler,
-    mut queue: mpsc::Receiver<(String, Vec<u8>)>,
-    shutdown: CancellationToken,
-) {
-    loop {
-        let (topic, payload) = tokio::select! {
-            () = shutdown.cancelled() => return,
-            next = queue.recv() => match next {
-                Some(next) => next,
-                None => return,
-            },
-        };
-        match handler.handle(&topic, &payload).await {
-            Ok(()) => {}
-            Err(Refuse::Reason(reason)) => dropped(&handler.state, reason, &topic),
-            Err(Refuse::Failed(err)) => {
-                tracing::error!(error = %err, topic, "device message could not be handled");
-                dropped(&handler.state, "error", &topic);
-            }
-        }
-    }
-}
-
-fn dropped(state: &Handles, reason: &'static str, topic: &str) {
-    tracing::warn!(reason, topic, "dropped a device message");
+/// Logs and counts a dropped message; the topic is the device's choice, so it is escaped.
+pub(super) fn dropped(state: &Handles, reason: &'static str, topic: &str) {
+    tracing::warn!(reason, topic = %loggable(topic), "dropped a device message");
     count_drop(state, reason);
 }
 
@@ -167,13 +149,33 @@ impl From<crate::db::DbError> for Refuse {
     }
 }
 
-struct Handler {
-    state: Handles,
+/// Decides device messages; shared by every lane.
+pub(super) struct Handler {
+    pub(super) state: Handles,
     requests: Arc<dyn DeviceRequests>,
 }
 
 impl Handler {
-    async fn handle(&self, topic: &str, payload: &[u8]) -> Result<(), Refuse> {
+    /// Handles one message of a lane's device, logging and counting a drop.
+    pub(super) async fn handle_one(&self, topic: &str, payload: &[u8], lane: &mut Lane) {
+        match self.handle(topic, payload, lane).await {
+            Ok(()) => {}
+            Err(Refuse::Reason(reason)) => dropped(&self.state, reason, topic),
+            Err(Refuse::Failed(err)) => {
+                tracing::error!(error = %err, topic = %loggable(topic), "device message could not be handled");
+                dropped(&self.state, "error", topic);
+            }
+        }
+    }
+
+    /// Writes a lane's coalesced heartbeat.
+    pub(super) async fn flush_report(&self, device: &InboundDevice, report: &DeviceReport) {
+        if let Err(err) = store::touch(&self.state.db, device, report).await {
+            tracing::warn!(error = %err, "heartbeat not recorded");
+        }
+    }
+
+    async fn handle(&self, topic: &str, payload: &[u8], lane: &mut Lane) -> Result<(), Refuse> {
         let parsed = topics::parse(topic).ok_or(Refuse::Reason("topic"))?;
         let topics::Channel::Up { device } = parsed.channel else {
             return Err(Refuse::Reason("topic"));
@@ -196,10 +198,15 @@ impl Handler {
                 what: message.kind().to_string(),
             })
             .inc();
-        self.dispatch(&device, message).await
+        self.dispatch(&device, message, lane).await
     }
 
-    async fn dispatch(&self, device: &InboundDevice, message: Message) -> Result<(), Refuse> {
+    async fn dispatch(
+        &self,
+        device: &InboundDevice,
+        message: Message,
+        lane: &mut Lane,
+    ) -> Result<(), Refuse> {
         let db = &self.state.db;
         match message {
             Message::Heartbeat(beat) => {
@@ -208,11 +215,16 @@ impl Handler {
                     cache_version: beat.cache_version,
                     outbox_len: Some(beat.outbox_len),
                 };
-                store::touch(db, device, &report).await?;
+                if lane.heartbeat_due() {
+                    store::touch(db, device, &report).await?;
+                } else {
+                    lane.hold_report(device.clone(), report);
+                }
             }
             Message::SnapshotRequest(request) => {
                 store::touch(db, device, &DeviceReport::default()).await?;
                 tracing::debug!(device_id = %device.id, have = ?request.have_version, "snapshot requested");
+                rekey::send_to(&self.state.edge, db, device).await?;
                 publish::request_publish(&self.state.jobs, &device.tenant_id, &device.resource_id)
                     .await?;
             }
@@ -248,7 +260,7 @@ impl Handler {
         let db = &self.state.db;
         let answer = match store::record(db, device, &entry).await? {
             Some(Some(first)) => {
-                tracing::info!(device_id = %device.id, key = %key, "repeated request: first answer sent again");
+                tracing::info!(device_id = %device.id, key = %loggable(&key), "repeated request: first answer sent again");
                 count_drop(&self.state, "replayed");
                 serde_json::from_str(&first).map_err(|_| Refuse::Reason("error"))?
             }

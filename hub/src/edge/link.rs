@@ -7,7 +7,7 @@ use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet, QoS};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::{BrokerKind, DeviceRequests, EdgeError, broker, inbound};
+use super::{BrokerKind, DeviceRequests, EdgeError, broker, dynsec, inbound};
 use crate::{
     config::{Config, EdgeConfig},
     connections::seal::Sealer,
@@ -52,6 +52,8 @@ struct Inner {
     sealer: Option<Sealer>,
     config: EdgeConfig,
     metrics: Arc<Metrics>,
+    /// The hub's username on an external Mosquitto whose dynamic security plugin it drives.
+    dynsec: Option<String>,
 }
 
 impl Edge {
@@ -75,6 +77,7 @@ impl Edge {
                 config.mqtt_bind,
                 tls(config)?,
                 db.clone(),
+                metrics.clone(),
                 login.clone(),
                 shutdown,
             )
@@ -92,6 +95,8 @@ impl Edge {
             )
         };
         let device_url = device_url(config, &broker);
+        let dynsec = (config.mqtt_dynsec && matches!(broker, BrokerKind::External(_)))
+            .then(|| config.mqtt_username.clone());
         let client_id = format!("corbi-hub-{}", uuid::Uuid::new_v4().simple());
         let (client, eventloop) = AsyncClient::new(endpoint.options(&client_id), 1024);
         let edge = Edge {
@@ -103,6 +108,7 @@ impl Edge {
                 sealer,
                 config: config.edge.clone(),
                 metrics,
+                dynsec,
             }),
         };
         Ok((edge, eventloop))
@@ -168,9 +174,71 @@ impl Edge {
             .map_err(|e| EdgeError::Broker(e.to_string()))
     }
 
+    /// On each connection to the broker: with the dynamic security plugin, the hub gives itself
+    /// its role and listens for the plugin's answers.
+    pub(super) fn on_connected(&self) {
+        let Some(hub_username) = &self.inner.dynsec else {
+            return;
+        };
+        if let Err(err) = self
+            .inner
+            .client
+            .try_subscribe(dynsec::RESPONSE_TOPIC, QoS::AtLeastOnce)
+        {
+            tracing::error!(error = %err, "cannot subscribe to the dynamic security answers");
+        }
+        self.control(&dynsec::hub_role(hub_username));
+    }
+
+    /// Whether the message was the dynamic security plugin's answer (its failures logged).
+    pub(super) fn control_answer(&self, topic: &str, payload: &[u8]) -> bool {
+        if self.inner.dynsec.is_none() || topic != dynsec::RESPONSE_TOPIC {
+            return false;
+        }
+        for failure in dynsec::failures(payload) {
+            tracing::warn!(failure = %super::loggable(&failure), "dynamic security command failed");
+        }
+        true
+    }
+
+    /// With the dynamic security plugin, creates a new device's broker client and role.
+    pub fn grant_device(
+        &self,
+        tenant_id: &str,
+        resource_id: &str,
+        device_id: &str,
+        password: &str,
+    ) -> Result<(), EdgeError> {
+        if self.inner.dynsec.is_none() {
+            return Ok(());
+        }
+        let commands = dynsec::grant(tenant_id, resource_id, device_id, password)
+            .map_err(|e| EdgeError::Broker(format!("topic: {e}")))?;
+        self.control(&commands);
+        Ok(())
+    }
+
+    fn control(&self, commands: &serde_json::Value) {
+        let sent = self.inner.client.try_publish(
+            dynsec::CONTROL_TOPIC,
+            QoS::AtLeastOnce,
+            false,
+            commands.to_string().into_bytes(),
+        );
+        if let Err(err) = sent {
+            tracing::error!(error = %err, "dynamic security command not queued");
+        }
+    }
+
     /// Ends a revoked device's live session at once: connecting with its client id makes the
     /// broker drop the device's connection, and its login is refused from now on.
     pub async fn disconnect_device(&self, device_id: &str) {
+        if self.inner.dynsec.is_some() {
+            // Deleting its broker client ends the session and refuses every later login.
+            self.control(&dynsec::withdraw(device_id));
+            tracing::info!(device_id, "revoked device's broker client deleted");
+            return;
+        }
         let (client, mut eventloop) = AsyncClient::new(self.inner.endpoint.options(device_id), 8);
         let connected = tokio::time::timeout(Duration::from_secs(5), async {
             loop {

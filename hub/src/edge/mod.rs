@@ -1,28 +1,38 @@
 //! Edge devices: enrollment, the MQTT broker (embedded rumqttd or an external one), schedule
 //! publishing and the messages devices send.
 //!
-//! Security model. Brokers differ: rumqttd has no topic ACLs, so an enrolled device could
-//! subscribe to `#`. The payloads therefore protect themselves: each resource's schedule is
-//! sealed with that resource's key (handed to its devices at enrollment, rotated when one of
-//! them is revoked), and each device message is sealed with the sending device's key, with the
-//! topic as associated data. The hub opens a message on `…/up/{device}` only with that device's
-//! key and drops anything that does not open, names another device or resource, repeats an
-//! idempotency key, or was made outside the accepted time window. For an external broker,
-//! [`acl`] writes the Mosquitto ACL that also confines each device to its topics.
+//! Security model. On either broker a device may read only its resource's schedule and its
+//! own down topic and write only its own up topic: the embedded rumqttd sits behind the
+//! gate (`gate.rs`), an authorizing layer that checks every CONNECT, SUBSCRIBE and PUBLISH; an external
+//! Mosquitto is driven through its dynamic security plugin ([`dynsec`]) or given the static ACL
+//! of [`acl`]. The payloads protect themselves as well: each resource's schedule is sealed
+//! with that resource's key (handed to its devices at enrollment, rotated when one of them is
+//! revoked and handed again to the others by [`rekey`]), and each device message is sealed
+//! with the sending device's key, with the topic as associated data. The hub opens a message on
+//! `…/up/{device}` only with that device's key and drops anything that does not open, names
+//! another device or resource, repeats an idempotency key, or was made outside the accepted
+//! time window. docs/EDGE-BROKER.md has the design and the broker configuration.
 //!
 //! Files: `routes.rs` (enrollment and device API), `store.rs` (SQL), `keys.rs` (random
-//! material), `broker.rs` (embedded rumqttd and its login check), `link.rs` (the hub's own MQTT
-//! client), `publish.rs` (snapshots and their jobs), `inbound.rs` (device messages and the
-//! inbox), `acl.rs` (Mosquitto ACL). Check-ins and walk-ups are answered through
-//! [`DeviceRequests`], which the attendance capability implements; the hub's wiring hands that
+//! material), `broker.rs` (embedded rumqttd and its login check), `gate.rs` (the devices' side
+//! of the embedded broker), `dynsec.rs` (Mosquitto's dynamic security commands), `link.rs` (the
+//! hub's own MQTT client), `publish.rs` (snapshots and their jobs), `budget.rs` (snapshot size),
+//! `rekey.rs` (schedule keys handed out, keys re-sealed), `inbound.rs` (device messages and
+//! the inbox), `lanes.rs` (per-device queues and limits), `acl.rs` (Mosquitto ACL).
+//! Check-ins and walk-ups are answered through [`DeviceRequests`], which the attendance capability implements; the hub's wiring hands that
 //! implementation to [`Edge::spawn`], so this module never names the capability deciding them.
 
 pub mod acl;
 mod broker;
+mod budget;
+pub mod dynsec;
+mod gate;
 pub mod inbound;
 pub mod keys;
+mod lanes;
 mod link;
 pub mod publish;
+pub mod rekey;
 pub mod routes;
 pub mod store;
 
@@ -120,6 +130,22 @@ pub trait DeviceRequests: Send + Sync + 'static {
 
     /// A walk-up booking asked for at the device.
     async fn walk_up(&self, device: &DeviceRef, request: &WalkUpRequest) -> WalkUpOutcome;
+}
+
+/// A device-chosen string (client id, topic, idempotency key) as it may appear in a text log:
+/// control characters, quotes and backslashes escaped and at most 96 characters kept, so a
+/// device can neither forge log lines nor flood the log.
+pub fn loggable(text: &str) -> String {
+    const KEEP: usize = 96;
+    let mut out: String = text
+        .chars()
+        .take(KEEP)
+        .flat_map(char::escape_debug)
+        .collect();
+    if text.chars().nth(KEEP).is_some() {
+        out.push('…');
+    }
+    out
 }
 
 /// Where the broker is, for `hub demo` and tests.

@@ -1,11 +1,14 @@
 //! Schedule publishing: every [`MeetingChanged`] event becomes one coalesced `edge.publish` job
 //! per resource it touches (the new resource and, for a move, the old one); the job builds the
 //! resource's [`ScheduleSnapshot`] (today plus the configured days, in the tenant's zone), gives
-//! it the next version, seals it with the resource key and publishes it retained.
+//! it the next version, cuts it to the size budget ([`budget`](super::budget)), seals it with
+//! the resource key and publishes it retained.
 //!
-//! The version is bumped in a write transaction that stays open until the publish is queued on
-//! the hub's connection, so two publishes of one resource leave in version order and the
-//! retained message is always the newest.
+//! The version is committed before the publish, so a failed commit can never leave a version
+//! a tablet already saw to be handed out again; a failed publish notes its version and the
+//! job's retry publishes under the same number (a newer version taken meanwhile supersedes
+//! it). Publishes of one resource are coalesced into one job at a time, so they leave in
+//! version order; a device ignores a version older than the one it holds in any case.
 
 use async_trait::async_trait;
 use chrono::{Duration, NaiveTime, TimeZone, Utc};
@@ -15,9 +18,13 @@ use shared::{
     protocol::{self, Message, ScheduleSnapshot, SnapshotMeeting, seal, topics},
 };
 
-use super::{Edge, EdgeError, store};
+use shared::protocol::seal::SealKey;
+use sqlx::Row;
+
+use super::{Edge, EdgeError, budget, store};
 use crate::{
-    db::Db,
+    connections::seal::Sealer,
+    db::{Db, DbError, Tx, timestamp},
     jobs::{ClaimedJob, JobContext, JobError, JobHandler, NewJob, Queue, Registry, outbox},
     meetings::{
         events::{MEETING_EVENTS, MeetingChanged},
@@ -108,38 +115,56 @@ pub async fn publish(
 ) -> Result<Option<u64>, EdgeError> {
     let sealer = edge.sealer()?;
     let mut tx = db.begin_write().await?;
-    let Some((version, key)) =
-        store::next_snapshot(&mut tx, sealer, tenant_id, resource_id).await?
-    else {
+    let Some((version, key)) = next_snapshot(&mut tx, sealer, tenant_id, resource_id).await? else {
         return Ok(None);
     };
-    let snapshot = build_snapshot(
-        db,
-        edge.config().snapshot_days,
-        tenant_id,
-        resource_id,
-        version,
-    )
-    .await?;
+    tx.commit().await?;
+    match send(edge, db, tenant_id, resource_id, version, &key).await {
+        Ok(()) => Ok(Some(version)),
+        Err(err) => {
+            publish_failed(db, tenant_id, resource_id, version).await?;
+            Err(err)
+        }
+    }
+}
+
+async fn send(
+    edge: &Edge,
+    db: &Db,
+    tenant_id: &str,
+    resource_id: &str,
+    version: u64,
+    key: &SealKey,
+) -> Result<(), EdgeError> {
+    let config = edge.config();
+    let (snapshot, from) =
+        build_snapshot(db, config.snapshot_days, tenant_id, resource_id, version).await?;
+    let full = snapshot.meetings.len();
+    let snapshot = budget::fit(
+        snapshot,
+        config.snapshot_max_bytes.min(protocol::MAX_MESSAGE_BYTES),
+        from,
+        config.snapshot_days,
+    );
     let meetings = snapshot.meetings.len();
     let topic = topics::schedule(tenant_id, resource_id)
         .map_err(|e| EdgeError::Broker(format!("topic: {e}")))?;
     let sealed = seal::seal(
-        &key,
+        key,
         &topic,
         &protocol::encode(&Message::ScheduleSnapshot(snapshot)),
     );
     edge.publish(&topic, sealed, true)?;
-    tx.commit().await?;
     edge.metrics().edge_snapshots_published.inc();
     tracing::info!(
         tenant_id,
         resource_id,
         version,
         meetings,
+        left_out = full - meetings,
         "schedule published"
     );
-    Ok(Some(version))
+    Ok(())
 }
 
 async fn build_snapshot(
@@ -148,7 +173,7 @@ async fn build_snapshot(
     tenant_id: &str,
     resource_id: &str,
     version: u64,
-) -> Result<ScheduleSnapshot, EdgeError> {
+) -> Result<(ScheduleSnapshot, chrono::DateTime<Utc>), EdgeError> {
     let resource = resources::get(db, tenant_id, resource_id)
         .await
         .map_err(|e| EdgeError::Broker(format!("resource: {e}")))?;
@@ -193,7 +218,7 @@ async fn build_snapshot(
         }));
     }
     meetings.sort_by(|a, b| (a.start_ms, &a.id).cmp(&(b.start_ms, &b.id)));
-    Ok(ScheduleSnapshot {
+    let snapshot = ScheduleSnapshot {
         resource_id: resource.id,
         name: resource.name,
         kind: resource.kind,
@@ -204,7 +229,8 @@ async fn build_snapshot(
         check_in_opens_minutes_before: settings.check_in.opens_minutes_before,
         check_in_closes_minutes_after: settings.check_in.closes_minutes_after,
         meetings,
-    })
+    };
+    Ok((snapshot, from))
 }
 
 fn snapshot_meeting(meeting: &Meeting) -> SnapshotMeeting {
@@ -230,4 +256,54 @@ fn organizer_name(meeting: &Meeting) -> String {
         .or_else(|| meeting.participants.iter().find(|p| p.name.is_some()))
         .and_then(|p| p.name.clone())
         .unwrap_or_default()
+}
+
+/// Takes the resource's next snapshot version (or, when the publish of the latest one failed,
+/// that version again) inside `tx`, and returns it with the current key. The caller commits
+/// before publishing, so a version a device may have seen is never handed out twice.
+/// `None` when no device ever enrolled for the resource (nothing to publish).
+pub async fn next_snapshot(
+    tx: &mut Tx,
+    sealer: &Sealer,
+    tenant_id: &str,
+    resource_id: &str,
+) -> Result<Option<(u64, SealKey)>, EdgeError> {
+    let row = sqlx::query(
+        "UPDATE edge_resources SET snapshot_version = CASE \
+             WHEN failed_version > 0 AND failed_version = snapshot_version THEN snapshot_version ELSE snapshot_version + 1 END, failed_version = 0, updated_at = $1 \
+         WHERE tenant_id = $2 AND resource_id = $3 \
+         RETURNING snapshot_version, key_id, resource_key_sealed, key_generation",
+    )
+    .bind(timestamp(Utc::now()))
+    .bind(tenant_id)
+    .bind(resource_id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let version: i64 = row.try_get("snapshot_version")?;
+    let key = store::open_resource_key(sealer, resource_id, &row)?;
+    Ok(Some((u64::try_from(version).unwrap_or(0), key)))
+}
+
+/// Notes that publishing `version` failed, so the retry uses it again (unless a newer version
+/// was taken meanwhile, which will be published instead).
+pub async fn publish_failed(
+    db: &Db,
+    tenant_id: &str,
+    resource_id: &str,
+    version: u64,
+) -> Result<(), DbError> {
+    let version = i64::try_from(version).unwrap_or(i64::MAX);
+    sqlx::query(
+        "UPDATE edge_resources SET failed_version = $1 \
+         WHERE tenant_id = $2 AND resource_id = $3 AND snapshot_version = $1",
+    )
+    .bind(version)
+    .bind(tenant_id)
+    .bind(resource_id)
+    .execute(db.pool())
+    .await?;
+    Ok(())
 }

@@ -12,7 +12,7 @@ use shared::protocol::topics;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
-    Edge, EdgeError, keys, publish,
+    Edge, EdgeError, keys, publish, rekey,
     store::{self, DeviceView},
 };
 use crate::{
@@ -177,6 +177,12 @@ async fn enroll(
         .into());
     }
     let enrolled = store::enroll(&state.db, state.edge.sealer()?, &code).await?;
+    state.edge.grant_device(
+        &enrolled.tenant_id,
+        &enrolled.resource_id,
+        &enrolled.device_id,
+        &enrolled.mqtt_password,
+    )?;
     let topic =
         |built: Result<String, _>| built.map_err(|e| ApiError::internal(format!("topic: {e}")));
     let (t, r, d) = (
@@ -225,6 +231,20 @@ async fn revoke_device(
     let device = store::get_device(&state.db, &actor.tenant_id, &id).await?;
     if changed {
         state.edge.disconnect_device(&device.id).await;
+        match rekey::hand_out(
+            &state.edge,
+            &state.db,
+            &actor.tenant_id,
+            &device.resource_id,
+        )
+        .await
+        {
+            Ok(sent) => tracing::info!(
+                devices = sent,
+                "new schedule key handed to the remaining devices"
+            ),
+            Err(err) => tracing::warn!(error = %err, "new schedule key not handed out"),
+        }
         if let Err(err) =
             publish::request_publish(&state.jobs, &actor.tenant_id, &device.resource_id).await
         {

@@ -1,5 +1,5 @@
 //! The SQL of the edge: enrollment codes, devices, each resource's sealed schedule key and
-//! snapshot version, and the inbox of device messages. Every function that reads tenant data
+//! the inbox of device messages. Every function that reads tenant data
 //! takes the tenant id, except the two lookups by device id that authenticate a device (its
 //! MQTT login and its up topic), which then yield the device's tenant.
 
@@ -194,11 +194,11 @@ pub async fn enroll(db: &Db, sealer: &Sealer, code: &str) -> Result<Enrolled, Ed
     })
 }
 
-fn device_context(device_id: &str) -> String {
+pub(super) fn device_context(device_id: &str) -> String {
     format!("edge/device/{device_id}")
 }
 
-fn resource_context(resource_id: &str, generation: i64) -> String {
+pub(super) fn resource_context(resource_id: &str, generation: i64) -> String {
     format!("edge/resource/{resource_id}/{generation}")
 }
 
@@ -246,7 +246,7 @@ async fn resource_key_in(
         .transpose()
 }
 
-fn open_resource_key(
+pub(super) fn open_resource_key(
     sealer: &Sealer,
     resource_id: &str,
     row: &AnyRow,
@@ -366,15 +366,30 @@ pub async fn revoke(
     Ok(true)
 }
 
-/// Checks a device's MQTT login: its id, its password, not revoked.
-pub async fn mqtt_login_ok(db: &Db, device_id: &str, password: &str) -> Result<bool, DbError> {
-    let stored: Option<String> = sqlx::query_scalar(
-        "SELECT mqtt_password_hash FROM devices WHERE id = $1 AND revoked_at IS NULL",
+/// Checks a device's MQTT login (its id, its password, not revoked) and answers where it
+/// belongs: its tenant and resource.
+pub async fn mqtt_login(
+    db: &Db,
+    device_id: &str,
+    password: &str,
+) -> Result<Option<(String, String)>, DbError> {
+    let row = sqlx::query(
+        "SELECT tenant_id, resource_id, mqtt_password_hash FROM devices WHERE id = $1 AND revoked_at IS NULL",
     )
     .bind(device_id)
     .fetch_optional(db.pool())
     .await?;
-    Ok(stored.is_some_and(|hash| keys::same_secret(&hash, &tokens::hash(password))))
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let hash: String = row.try_get("mqtt_password_hash")?;
+    if !keys::same_secret(&hash, &tokens::hash(password)) {
+        return Ok(None);
+    }
+    Ok(Some((
+        row.try_get("tenant_id")?,
+        row.try_get("resource_id")?,
+    )))
 }
 
 /// Looks up the device a message on an up topic claims to come from, with its opened key.
@@ -547,33 +562,6 @@ pub async fn inbox(db: &Db, tenant_id: &str, device_id: &str) -> Result<Vec<Inbo
             })
         })
         .collect()
-}
-
-/// Bumps the resource's snapshot version inside `tx` (which holds the row until commit, so
-/// publishes of one resource go out in version order) and returns it with the current key.
-/// `None` when no device ever enrolled for the resource (nothing to publish).
-pub async fn next_snapshot(
-    tx: &mut Tx,
-    sealer: &Sealer,
-    tenant_id: &str,
-    resource_id: &str,
-) -> Result<Option<(u64, SealKey)>, EdgeError> {
-    let row = sqlx::query(
-        "UPDATE edge_resources SET snapshot_version = snapshot_version + 1, updated_at = $1 \
-         WHERE tenant_id = $2 AND resource_id = $3 \
-         RETURNING snapshot_version, key_id, resource_key_sealed, key_generation",
-    )
-    .bind(timestamp(Utc::now()))
-    .bind(tenant_id)
-    .bind(resource_id)
-    .fetch_optional(&mut **tx)
-    .await?;
-    let Some(row) = row else {
-        return Ok(None);
-    };
-    let version: i64 = row.try_get("snapshot_version")?;
-    let key = open_resource_key(sealer, resource_id, &row)?;
-    Ok(Some((u64::try_from(version).unwrap_or(0), key)))
 }
 
 /// Every active device with its topics' owner, for the external broker's ACL file.

@@ -6,10 +6,10 @@ use chrono::Utc;
 use tokio::{sync::Semaphore, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
 
-use super::{ClaimedJob, JobContext, JobError, NewJob, Queue, lease, queue::FailOutcome};
+use super::{ClaimedJob, JobContext, JobError, JobState, NewJob, Queue, lease, queue::FailOutcome};
 use crate::{
     db::{DbError, new_id, timestamp},
-    observability::{JobLabels, Metrics},
+    observability::{JobLabels, Metrics, StateLabels},
 };
 
 /// The lease name of the periodic scheduler.
@@ -29,11 +29,11 @@ pub fn spawn(
     vec![
         tokio::spawn(run_workers(
             queue.clone(),
-            metrics,
+            metrics.clone(),
             workers,
             shutdown.clone(),
         )),
-        tokio::spawn(run_scheduler(queue, shutdown)),
+        tokio::spawn(run_scheduler(queue, metrics, shutdown)),
     ]
 }
 
@@ -141,7 +141,27 @@ async fn run_one(context: &JobContext, metrics: &Metrics, job: ClaimedJob) {
     }
 }
 
-async fn run_scheduler(queue: Queue, shutdown: CancellationToken) {
+/// Refreshes the queue-depth gauge: one grouped count per scheduler tick, so a scrape of
+/// `/metrics` never reads the jobs table.
+async fn refresh_depth(queue: &Queue, metrics: &Metrics) {
+    match queue.depth().await {
+        Ok(depths) => {
+            for job_state in JobState::ALL {
+                let count = depths
+                    .iter()
+                    .find(|(s, _)| s == job_state)
+                    .map_or(0, |(_, n)| *n);
+                let labels = StateLabels {
+                    state: job_state.as_str().to_string(),
+                };
+                metrics.jobs_depth.get_or_create(&labels).set(count);
+            }
+        }
+        Err(err) => tracing::warn!(error = %err, "queue depth not refreshed"),
+    }
+}
+
+async fn run_scheduler(queue: Queue, metrics: Arc<Metrics>, shutdown: CancellationToken) {
     let holder = new_id();
     if let Err(err) = register_periodic(&queue).await {
         tracing::error!(error = %err, "periodic schedules could not be registered");
@@ -158,6 +178,7 @@ async fn run_scheduler(queue: Queue, shutdown: CancellationToken) {
             Ok(false) => {}
             Err(err) => tracing::warn!(error = %err, "scheduler lease check failed"),
         }
+        refresh_depth(&queue, &metrics).await;
         tokio::select! {
             () = tokio::time::sleep(tick) => {}
             () = shutdown.cancelled() => {

@@ -5,7 +5,7 @@ use axum::{Json, extract::State};
 
 use super::{ResourceError, ResourcesState, list};
 use crate::{
-    auth::Actor,
+    auth::{Actor, policy},
     error::{ApiError, FieldError},
     google::{GoogleError, scopes, types::Calendar},
 };
@@ -97,6 +97,8 @@ pub(super) async fn list_google_calendars(
     State(state): State<ResourcesState>,
     actor: Actor,
 ) -> Result<Json<CalendarChoices>, ApiError> {
+    // Listing spends the tenant's Google quota and shows every calendar the connection sees.
+    policy::require_admin(&actor)?;
     let connection = state
         .google
         .tenant_connection(&actor.tenant_id, &[scopes::CALENDAR_LIST])

@@ -303,7 +303,12 @@ async fn the_sweep_marks_no_shows_once_and_races_late_check_ins_with_one_outcome
     }
     let metrics = world
         .hub
-        .call(Method::GET, "/metrics", None, None)
+        .call(
+            Method::GET,
+            "/metrics",
+            Some(crate::support::METRICS_TOKEN),
+            None,
+        )
         .await
         .text()
         .await

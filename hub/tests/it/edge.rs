@@ -427,9 +427,14 @@ async fn a_nosy_device_reads_nothing_and_forges_nothing() {
         titles(&victim_agent) == ["Secret board meeting"]
     })
     .await;
-    let victim_schedule = topics::schedule(&victim.tenant_id, &victim.resource_id).expect("topic");
-    eventually(WAIT, "the spy to see the victim's schedule", || async {
-        spy.received().iter().any(|(t, _)| *t == victim_schedule)
+    spy.subscribed(1).await;
+    let own_schedule = topics::schedule(&nosy.tenant_id, atlas).expect("topic");
+    spy.client
+        .subscribe(&own_schedule, QoS::AtLeastOnce)
+        .await
+        .expect("subscribe");
+    eventually(WAIT, "the spy's own (empty) schedule", || async {
+        spy.received().iter().any(|(t, _)| *t == own_schedule)
     })
     .await;
     let my_keys = [
@@ -482,12 +487,28 @@ async fn a_nosy_device_reads_nothing_and_forges_nothing() {
             .await
             .expect("publish");
     }
-    eventually(WAIT, "the three forgeries dropped", || async {
-        let m = metrics(&world).await;
-        dropped(&m, "seal") >= 1
-            && dropped(&m, "wrong_resource") >= 1
-            && dropped(&m, "wrong_device") >= 1
-    })
+    let wrong_key = seal(
+        &key(victim.keys.device_key.expose()),
+        &my_up,
+        &check_in(&nosy.device_id),
+    );
+    spy.client
+        .publish(my_up.clone(), QoS::AtLeastOnce, false, wrong_key)
+        .await
+        .expect("publish");
+    eventually(
+        WAIT,
+        "the forgeries refused by the gate or dropped",
+        || async {
+            let m = metrics(&world).await;
+            let gate = m
+                .lines()
+                .find_map(|l| l.strip_prefix("corbi_edge_gate_refused_total{what=\"publish\"} "))
+                .and_then(|n| n.trim().parse::<u64>().ok())
+                .unwrap_or(0);
+            gate >= 2 && dropped(&m, "seal") >= 1 && dropped(&m, "wrong_device") >= 1
+        },
+    )
     .await;
     assert!(inbox_keys(&world, &victim.device_id).await.is_empty());
     assert!(inbox_keys(&world, &nosy.device_id).await.is_empty());

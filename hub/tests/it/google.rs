@@ -120,7 +120,7 @@ async fn expired_access_tokens_are_refreshed_once_and_retried(engine: Engine) {
         hub.call(
             Method::GET,
             "/api/v1/google/calendars",
-            Some(&acme.member_token),
+            Some(&acme.admin_token),
             None,
         )
         .await,
@@ -313,7 +313,12 @@ async fn rate_limits_and_outages_are_retried_then_reported(engine: Engine) {
     expect_error(response, 503, "CALENDAR_UNAVAILABLE").await;
     assert!(retry_after.is_some_and(|s| s >= 1), "Retry-After is set");
     let metrics = hub
-        .call(Method::GET, "/metrics", None, None)
+        .call(
+            Method::GET,
+            "/metrics",
+            Some(crate::support::METRICS_TOKEN),
+            None,
+        )
         .await
         .text()
         .await

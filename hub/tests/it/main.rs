@@ -11,6 +11,7 @@ mod crash;
 #[cfg(feature = "demo")]
 mod demo;
 mod edge;
+mod edge_security;
 mod google;
 mod insights;
 mod jobs;

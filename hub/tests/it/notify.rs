@@ -271,6 +271,7 @@ async fn a_booking_sends_one_mail_with_a_personalization_per_participant(engine:
         .hub
         .client
         .get(setup.world.hub.url("/metrics"))
+        .bearer_auth(crate::support::METRICS_TOKEN)
         .send()
         .await
         .expect("metrics")

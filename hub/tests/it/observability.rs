@@ -29,7 +29,12 @@ async fn health_readiness_and_metrics_answer(engine: Engine) {
     hub.call(Method::GET, "/api/v1/tenant/settings", None, None)
         .await;
     let text = hub
-        .call(Method::GET, "/metrics", None, None)
+        .call(
+            Method::GET,
+            "/metrics",
+            Some(crate::support::METRICS_TOKEN),
+            None,
+        )
         .await
         .text()
         .await

@@ -249,7 +249,12 @@ impl SyncWorld {
     async fn metric(&self, name_and_labels: &str) -> f64 {
         let text = self
             .hub
-            .call(Method::GET, "/metrics", None, None)
+            .call(
+                Method::GET,
+                "/metrics",
+                Some(crate::support::METRICS_TOKEN),
+                None,
+            )
             .await
             .text()
             .await

@@ -28,6 +28,9 @@ pub enum Message {
     Heartbeat(Heartbeat),
     /// Device → hub: publish the schedule again (version gap or stale cache).
     SnapshotRequest(SnapshotRequest),
+    /// Hub → device (on its down topic, sealed with its device key): the resource's schedule
+    /// key changed (another device of the resource was revoked); open schedules with this one.
+    ScheduleKey(ScheduleKey),
 }
 
 impl Message {
@@ -41,6 +44,7 @@ impl Message {
             Message::WalkUpResult(_) => "walk_up_result",
             Message::Heartbeat(_) => "heartbeat",
             Message::SnapshotRequest(_) => "snapshot_request",
+            Message::ScheduleKey(_) => "schedule_key",
         }
     }
 }
@@ -119,6 +123,28 @@ impl From<MeetingStatus> for SnapshotStatus {
             MeetingStatus::NoShow => SnapshotStatus::NoShow,
             MeetingStatus::Cancelled => SnapshotStatus::Cancelled,
         }
+    }
+}
+
+/// A resource's new schedule key, handed to each of its remaining devices after a revocation
+/// (and again whenever a device asks for a snapshot, so one that was offline catches up).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScheduleKey {
+    /// The resource whose schedules the key opens.
+    pub resource_id: String,
+    /// Grows by one at each rotation; a device ignores a generation older than its own.
+    pub generation: u64,
+    /// The 32 key bytes.
+    pub key: Vec<u8>,
+}
+
+impl core::fmt::Debug for ScheduleKey {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("ScheduleKey")
+            .field("resource_id", &self.resource_id)
+            .field("generation", &self.generation)
+            .field("key", &"<redacted>")
+            .finish()
     }
 }
 

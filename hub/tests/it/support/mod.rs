@@ -114,6 +114,9 @@ pub fn fast_jobs() -> JobsConfig {
 }
 
 /// A hub running on port 0 over a fresh database.
+/// The `METRICS_TOKEN` every test hub is started with.
+pub const METRICS_TOKEN: &str = "test-metrics-token";
+
 pub struct TestHub {
     pub hub: Hub,
     pub db: TestDb,
@@ -145,6 +148,7 @@ impl TestHub {
             bind: "127.0.0.1:0".parse().expect("addr"),
             mqtt_bind: "127.0.0.1:0".parse().expect("addr"),
             jobs: fast_jobs(),
+            metrics_token: Secret::new(METRICS_TOKEN),
             ..Config::default()
         };
         adjust(&mut config);
@@ -406,10 +410,12 @@ where
             Ok(value) => return value,
             Err(why) => why,
         };
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out after {within:?} waiting for: {what}; last answer: {last}"
-        );
+        if tokio::time::Instant::now() >= deadline {
+            if std::env::var_os("CORBI_TEST_DUMP_LOGS").is_some() {
+                eprintln!("{}", captured_logs());
+            }
+            panic!("timed out after {within:?} waiting for: {what}; last answer: {last}");
+        }
         tokio::time::sleep(POLL).await;
     }
 }

@@ -151,7 +151,7 @@ pub fn key(text: &str) -> SealKey {
 pub async fn metrics(world: &World) -> String {
     world
         .hub
-        .call(Method::GET, "/metrics", None, None)
+        .call(Method::GET, "/metrics", Some(super::METRICS_TOKEN), None)
         .await
         .text()
         .await
