@@ -27,6 +27,7 @@ pub mod error;
 pub mod google;
 pub mod handles;
 pub mod jobs;
+pub mod mcp;
 pub mod meetings;
 pub mod notify;
 pub mod observability;
@@ -133,6 +134,7 @@ pub fn app(state: AppState) -> Router {
                 async move { Json(openapi.as_ref().clone()) }
             }),
         )
+        .merge(mcp::routes(FromRef::from_ref(&state)))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))

@@ -10,7 +10,7 @@ use sqlx::{Row, any::AnyRow};
 use super::recurrence::{Occurrence, RecurrenceError, Series};
 use crate::{
     db::{DbError, parse_timestamp},
-    text::{zulu, zulu_millis},
+
 };
 
 /// A participant of a meeting.
@@ -267,37 +267,7 @@ impl Meeting {
 
     /// The API's JSON of the meeting (docs/API.md, "Meetings").
     pub fn view(&self) -> Value {
-        json!({
-            "id": self.id,
-            "title": self.title,
-            "description": self.description,
-            "start": zulu(self.start),
-            "end": zulu(self.end),
-            "time_zone": self.time_zone,
-            "status": self.status,
-            "created_by_type": self.created_by_type,
-            "created_by": self.created_by,
-            "source": self.source,
-            "resource_id": self.resource_id,
-            "participants": self.participants,
-            "organizer": {"email": self.organizer_email},
-            "location": self.location,
-            "meeting_link": self.meeting_link,
-            "recurrence": self.recurrence.clone().unwrap_or_default(),
-            "metadata": self.metadata,
-            "google": {
-                "calendar_id": self.calendar_id,
-                "event_id": self.google_event_id,
-                "etag": self.etag,
-                "ical_uid": self.ical_uid,
-                "sequence": self.sequence,
-            },
-            "checked_in_at": self.checked_in_at.map(zulu),
-            "cancel_reason": self.cancel_reason,
-            "created_at": zulu_millis(self.created_at),
-            "updated_at": zulu_millis(self.updated_at),
-            "last_sync_time": self.last_sync_time.map(zulu_millis),
-        })
+        json!(super::view::MeetingView::from(self))
     }
 }
 

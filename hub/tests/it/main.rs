@@ -11,6 +11,7 @@ mod demo;
 mod edge;
 mod google;
 mod jobs;
+mod mcp;
 mod meetings;
 mod notify;
 mod observability;
