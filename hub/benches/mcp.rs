@@ -10,7 +10,7 @@ mod common;
 
 use std::time::Instant;
 
-use common::{connected_hub, create_rooms, percentile};
+use common::{connected_hub, create_rooms, fresh_postgres, percentile};
 use rmcp::{
     ClientLifecycleMode, ClientServiceExt,
     model::{CallToolRequestParams, ClientConfig, ProtocolVersion},
@@ -26,9 +26,23 @@ async fn main() -> anyhow::Result<()> {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(300);
+    println!("MCP benchmark: {calls} calls of each kind, sequential client, interleaved\n");
+    println!(
+        "| engine | what | REST p50 ms | REST p99 ms | MCP p50 ms | MCP p99 ms | MCP/REST p50 | MCP/REST p99 |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
     let dir = tempfile::tempdir()?;
-    let url = format!("sqlite://{}", dir.path().join("bench.db").display());
-    let bench = connected_hub(&url, 200).await?;
+    let sqlite = format!("sqlite://{}", dir.path().join("bench.db").display());
+    run("sqlite", &sqlite, calls).await?;
+    match std::env::var("CORBI_TEST_POSTGRES_URL") {
+        Ok(admin) => run("postgres", &fresh_postgres(&admin).await?, calls).await?,
+        Err(_) => println!("| postgres | skipped: set CORBI_TEST_POSTGRES_URL | | | | | | |"),
+    }
+    Ok(())
+}
+
+async fn run(engine: &str, url: &str, calls: usize) -> anyhow::Result<()> {
+    let bench = connected_hub(url, 200).await?;
     let rooms: Vec<String> = create_rooms(&bench, 2)
         .await?
         .iter()
@@ -57,7 +71,9 @@ async fn main() -> anyhow::Result<()> {
     };
 
     println!("MCP benchmark: {calls} calls of each kind, SQLite, sequential client\n");
-    println!("| what | REST p50 ms | REST p99 ms | MCP p50 ms | MCP p99 ms | MCP/REST p50 | MCP/REST p99 |");
+    println!(
+        "| what | REST p50 ms | REST p99 ms | MCP p50 ms | MCP p99 ms | MCP/REST p50 | MCP/REST p99 |"
+    );
     println!("|---|---|---|---|---|---|---|");
 
     let (mut rest, mut over_mcp) = (Vec::new(), Vec::new());
@@ -77,7 +93,11 @@ async fn main() -> anyhow::Result<()> {
             .bearer_auth(&bench.token)
             .send()
             .await?;
-        anyhow::ensure!(answer.status() == 200, "free-slots answered {}", answer.status());
+        anyhow::ensure!(
+            answer.status() == 200,
+            "free-slots answered {}",
+            answer.status()
+        );
         answer.bytes().await?;
         rest.push(started.elapsed().as_secs_f64() * 1000.0);
         let started = Instant::now();
@@ -90,11 +110,13 @@ async fn main() -> anyhow::Result<()> {
         anyhow::ensure!(result.is_error == Some(false), "find_free_slots failed");
         over_mcp.push(started.elapsed().as_secs_f64() * 1000.0);
     }
-    report("find_free_slots", &rest, &over_mcp);
+    report(engine, "find_free_slots", &rest, &over_mcp);
 
     let (mut rest, mut over_mcp) = (Vec::new(), Vec::new());
+    let (mut google_rest, mut google_mcp) = (0, 0);
     for i in 0..calls {
         let (start, end) = slot(i);
+        let before = bench.google.requests().len();
         let started = Instant::now();
         let answer = bench
             .client
@@ -103,9 +125,15 @@ async fn main() -> anyhow::Result<()> {
             .json(&json!({"title": format!("REST {i}"), "start": start, "end": end, "time_zone": "UTC", "resource_id": rest_room}))
             .send()
             .await?;
-        anyhow::ensure!(answer.status() == 201, "booking answered {}", answer.status());
+        anyhow::ensure!(
+            answer.status() == 201,
+            "booking answered {}",
+            answer.status()
+        );
         answer.bytes().await?;
         rest.push(started.elapsed().as_secs_f64() * 1000.0);
+        let middle = bench.google.requests().len();
+        google_rest += middle - before;
         let started = Instant::now();
         let result = mcp
             .call_tool(tool(
@@ -115,8 +143,14 @@ async fn main() -> anyhow::Result<()> {
             .await?;
         anyhow::ensure!(result.is_error == Some(false), "book_meeting failed");
         over_mcp.push(started.elapsed().as_secs_f64() * 1000.0);
+        google_mcp += bench.google.requests().len() - middle;
     }
-    report("book_meeting", &rest, &over_mcp);
+    report(engine, "book_meeting", &rest, &over_mcp);
+    println!(
+        "| {engine} | Google requests per booking (incl. background sync): REST {:.2}, MCP {:.2} | | | | | | |",
+        google_rest as f64 / calls as f64,
+        google_mcp as f64 / calls as f64
+    );
 
     mcp.cancel().await?;
     bench.hub.stop().await;
@@ -143,11 +177,11 @@ fn slot(i: usize) -> (String, String) {
     )
 }
 
-fn report(what: &str, rest: &[f64], over_mcp: &[f64]) {
+fn report(engine: &str, what: &str, rest: &[f64], over_mcp: &[f64]) {
     let (r50, r99) = (percentile(rest, 0.5), percentile(rest, 0.99));
     let (m50, m99) = (percentile(over_mcp, 0.5), percentile(over_mcp, 0.99));
     println!(
-        "| {what} | {r50:.2} | {r99:.2} | {m50:.2} | {m99:.2} | {:.2}x | {:.2}x |",
+        "| {engine} | {what} | {r50:.2} | {r99:.2} | {m50:.2} | {m99:.2} | {:.2}x | {:.2}x |",
         m50 / r50,
         m99 / r99
     );

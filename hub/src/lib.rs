@@ -5,7 +5,8 @@
 //! SQL, error type and events — [`auth`] (tokens, the `Actor` extractor, who may do what),
 //! [`settings`], [`jobs`] (queue, outbox, typed events), [`connections`] (sealed OAuth grants),
 //! [`google`] (the Calendar client and the consent routes), [`resources`], [`meetings`],
-//! [`sync`], [`attendance`], [`notify`] and [`edge`] (MQTT, device enrollment, schedules) — over
+//! [`sync`], [`attendance`], [`notify`], [`edge`] (MQTT, device enrollment, schedules) and
+//! [`mcp`] (the tools for AI agents at `/mcp`) — over
 //! the foundations [`config`], [`db`], [`error`], [`observability`], and the leaves [`text`]
 //! and [`handles`]. Modules import each other in one direction only (a test checks that the
 //! graph has no circles); capabilities take the handles they use through `FromRef`, never the
@@ -111,9 +112,9 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
-/// The whole HTTP API of the hub.
-pub fn app(state: AppState) -> Router {
-    let (api_router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+/// The documented API routes of every capability.
+fn api_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(settings::routes())
         .merge(jobs::routes::routes())
         .merge(google::connect::routes())
@@ -123,7 +124,17 @@ pub fn app(state: AppState) -> Router {
         .merge(notify::routes())
         .merge(edge::routes())
         .merge(sync::routes())
-        .split_for_parts();
+}
+
+/// The OpenAPI document the hub serves at `/api/v1/openapi.json`, without starting a hub
+/// (`hub ai-tools` generates agent tool configs from it).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api_routes().split_for_parts().1
+}
+
+/// The whole HTTP API of the hub.
+pub fn app(state: AppState) -> Router {
+    let (api_router, openapi) = api_routes().split_for_parts();
     let openapi = Arc::new(openapi);
     Router::new()
         .merge(api_router)

@@ -15,8 +15,10 @@
 //!
 //! Files, one job each: `server.rs` (the MCP handler: server info, tool listing, the logged
 //! call), `tools.rs` (the tool catalogue and what each calls), `schema.rs` (JSON schemas of
-//! the tools from the API's own types), `sentences.rs` (the spoken summary of each result).
+//! the tools from the API's own types), `sentences.rs` (the spoken summary of each result),
+//! `agents.rs` (ElevenLabs webhook tools from the OpenAPI document, an MCP client's config).
 
+pub mod agents;
 pub mod schema;
 pub mod sentences;
 pub mod server;
@@ -39,11 +41,7 @@ use serde_json::json;
 use shared::{ActorType, ErrorCode};
 
 use crate::{
-    auth::Actor,
-    db::Db,
-    error::ApiError,
-    handles::capability_handles,
-    meetings::Meetings,
+    auth::Actor, db::Db, error::ApiError, handles::capability_handles, meetings::Meetings,
     observability::current_correlation_id,
 };
 

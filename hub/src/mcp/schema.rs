@@ -43,12 +43,9 @@ fn inline(value: Value, defs: &HashMap<String, Value>, depth: usize) -> Value {
                     .collect(),
             )
         }
-        Value::Array(items) => Value::Array(
-            items
-                .into_iter()
-                .map(|v| inline(v, defs, depth))
-                .collect(),
-        ),
+        Value::Array(items) => {
+            Value::Array(items.into_iter().map(|v| inline(v, defs, depth)).collect())
+        }
         other => other,
     }
 }

@@ -96,13 +96,7 @@ pub fn meetings(list: &[Meeting], more: bool) -> String {
     let named: Vec<String> = list
         .iter()
         .take(5)
-        .map(|m| {
-            format!(
-                "\"{}\" on {}",
-                m.title,
-                when(m.start, m.end, zone_of(m))
-            )
-        })
+        .map(|m| format!("\"{}\" on {}", m.title, when(m.start, m.end, zone_of(m))))
         .collect();
     let count = if more || list.len() > 5 {
         format!("{} or more meetings", list.len())

@@ -119,7 +119,14 @@ fn build_catalogue() -> Vec<Tool> {
              RFC 3339 with an offset; answers are in UTC, and the summary says them in time_zone.",
             Effect::Reads,
             Args::from::<SlotParams>()
-                .only(&["duration_minutes", "from", "to", "time_zone", "resource_id", "participants"])
+                .only(&[
+                    "duration_minutes",
+                    "from",
+                    "to",
+                    "time_zone",
+                    "resource_id",
+                    "participants",
+                ])
                 .require(&["duration_minutes", "from", "to", "time_zone"])
                 .build(),
             schema::of::<SlotList>(),

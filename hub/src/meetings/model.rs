@@ -8,10 +8,7 @@ use shared::{CreatedByType, MeetingStatus, Source};
 use sqlx::{Row, any::AnyRow};
 
 use super::recurrence::{Occurrence, RecurrenceError, Series};
-use crate::{
-    db::{DbError, parse_timestamp},
-
-};
+use crate::db::{DbError, parse_timestamp};
 
 /// A participant of a meeting.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]

@@ -29,6 +29,7 @@ use crate::{
 
 /// Filters of the meeting list.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams, utoipa::ToSchema)]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
     /// Meetings ending after this time (RFC 3339, like 2026-12-01T09:00:00+01:00).
     pub from: Option<String>,
@@ -69,6 +70,7 @@ impl Page {
 
 /// Parameters of the free-slot search.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams, utoipa::ToSchema)]
+#[into_params(parameter_in = Query)]
 pub struct SlotParams {
     /// Slot length in minutes (5 to 1440).
     pub duration_minutes: Option<i64>,
@@ -122,6 +124,7 @@ pub struct AvailabilityView {
 
 /// Parameters of the availability view.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams, utoipa::ToSchema)]
+#[into_params(parameter_in = Query)]
 pub struct RangeParams {
     /// Start, RFC 3339 (default now).
     pub from: Option<String>,
@@ -131,6 +134,7 @@ pub struct RangeParams {
 
 /// Parameters of the search for rooms free during a whole range.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams, utoipa::ToSchema)]
+#[into_params(parameter_in = Query)]
 pub struct RoomParams {
     /// Start of the range, RFC 3339.
     pub from: Option<String>,
@@ -180,7 +184,11 @@ pub fn range(
 }
 
 /// A page of the tenant's meetings matching the filters, by start time.
-pub async fn list(state: &Meetings, actor: &Actor, params: &ListParams) -> Result<Page, MeetingError> {
+pub async fn list(
+    state: &Meetings,
+    actor: &Actor,
+    params: &ListParams,
+) -> Result<Page, MeetingError> {
     let status = params
         .status
         .as_deref()
@@ -331,7 +339,13 @@ pub async fn availability(
             end: b.end.min(to),
         })
         .collect();
-    let free = slots::subtract(&[Occurrence { start: from, end: to }], &busy);
+    let free = slots::subtract(
+        &[Occurrence {
+            start: from,
+            end: to,
+        }],
+        &busy,
+    );
     Ok(Availability { busy, free })
 }
 
@@ -363,7 +377,10 @@ pub async fn available_rooms(
     let settings = settings::load(&state.db, &actor.tenant_id).await?;
     zone(params.time_zone.as_deref().unwrap_or(&settings.time_zone))?;
     if params.min_capacity.is_some_and(|c| c < 1) {
-        return Err(invalid("min_capacity", "use a number of seats of 1 or more"));
+        return Err(invalid(
+            "min_capacity",
+            "use a number of seats of 1 or more",
+        ));
     }
     let (from, to) = range(
         params.from.as_deref(),

@@ -80,7 +80,7 @@ async fn list_meetings(
 }
 
 /// One meeting.
-#[utoipa::path(get, path = "/api/v1/calendar/events/{id}", params(("id" = String, Path)),
+#[utoipa::path(get, path = "/api/v1/calendar/events/{id}", params(("id" = String, Path, description = "The meeting's id")),
     responses((status = 200, description = "the meeting")), tag = "meetings")]
 async fn get_meeting(
     State(state): State<Meetings>,
@@ -93,7 +93,7 @@ async fn get_meeting(
 }
 
 /// Changes a meeting; `If-Match` with its etag makes the change conditional.
-#[utoipa::path(patch, path = "/api/v1/calendar/events/{id}", params(("id" = String, Path), ("If-Match" = Option<String>, Header)),
+#[utoipa::path(patch, path = "/api/v1/calendar/events/{id}", params(("id" = String, Path, description = "The meeting's id"), ("If-Match" = Option<String>, Header)),
     request_body = MeetingPatch, responses((status = 200, description = "the meeting")), tag = "meetings")]
 async fn patch_meeting(
     State(state): State<Meetings>,
@@ -119,7 +119,7 @@ pub struct CancelBody {
 }
 
 /// Cancels a meeting.
-#[utoipa::path(post, path = "/api/v1/calendar/events/{id}/cancel", params(("id" = String, Path)),
+#[utoipa::path(post, path = "/api/v1/calendar/events/{id}/cancel", params(("id" = String, Path, description = "The meeting's id")),
     request_body = Option<CancelBody>, responses((status = 200, description = "the cancelled meeting")), tag = "meetings")]
 async fn cancel_meeting(
     State(state): State<Meetings>,
@@ -140,7 +140,7 @@ async fn cancel_meeting(
 }
 
 /// The change log of a meeting.
-#[utoipa::path(get, path = "/api/v1/calendar/events/{id}/changes", params(("id" = String, Path)),
+#[utoipa::path(get, path = "/api/v1/calendar/events/{id}/changes", params(("id" = String, Path, description = "The meeting's id")),
     responses((status = 200, description = "{items}")), tag = "meetings")]
 async fn meeting_changes(
     State(state): State<Meetings>,

@@ -1,6 +1,7 @@
 //! Integration tests of the hub: real servers on port 0, real databases (SQLite always,
 //! PostgreSQL when `CORBI_TEST_POSTGRES_URL` is set), driven over HTTP.
 
+mod ai_tools;
 mod api;
 mod architecture;
 mod attendance;

@@ -65,7 +65,10 @@ fn texts(result: &CallToolResult) -> Vec<String> {
 /// The structured result of a call that must have succeeded.
 fn ok(result: &CallToolResult) -> Value {
     assert_eq!(result.is_error, Some(false), "{:?}", texts(result));
-    result.structured_content.clone().expect("structured content")
+    result
+        .structured_content
+        .clone()
+        .expect("structured content")
 }
 
 /// The spoken text of a call that must have failed with this code.
@@ -96,8 +99,16 @@ async fn an_ai_agent_finds_books_reads_reschedules_and_cancels(engine: Engine) {
     );
     assert!(book.output_schema.is_some());
     let required = &book.input_schema["required"];
-    assert!(required.as_array().is_some_and(|r| r.contains(&json!("time_zone"))));
-    assert!(!Value::Object((*book.input_schema).clone()).to_string().contains("$ref"));
+    assert!(
+        required
+            .as_array()
+            .is_some_and(|r| r.contains(&json!("time_zone")))
+    );
+    assert!(
+        !Value::Object((*book.input_schema).clone())
+            .to_string()
+            .contains("$ref")
+    );
 
     let found = ok(&call(
         &client,
@@ -128,10 +139,16 @@ async fn an_ai_agent_finds_books_reads_reschedules_and_cancels(engine: Engine) {
     );
     let id = meeting["id"].as_str().expect("id").to_string();
     let again = ok(&call(&client, "book_meeting", args).await);
-    assert_eq!(again["id"], meeting["id"], "the idempotency key answers the first booking");
+    assert_eq!(
+        again["id"], meeting["id"],
+        "the idempotency key answers the first booking"
+    );
 
     let read = ok(&call(&client, "get_meeting", json!({"meeting_id": id})).await);
-    assert_eq!((read["status"].clone(), read["created_by_type"].clone()), (json!("SCHEDULED"), json!("AI")));
+    assert_eq!(
+        (read["status"].clone(), read["created_by_type"].clone()),
+        (json!("SCHEDULED"), json!("AI"))
+    );
 
     let moved = ok(&call(
         &client,
@@ -140,15 +157,31 @@ async fn an_ai_agent_finds_books_reads_reschedules_and_cancels(engine: Engine) {
                "end": format!("{DAY}T13:00:00Z"), "resource_id": borealis}),
     )
     .await);
-    assert_eq!((moved["start"].clone(), moved["resource_id"].clone()), (json!(format!("{DAY}T12:00:00Z")), json!(borealis)));
+    assert_eq!(
+        (moved["start"].clone(), moved["resource_id"].clone()),
+        (json!(format!("{DAY}T12:00:00Z")), json!(borealis))
+    );
 
-    let listed = ok(&call(&client, "list_meetings", json!({"participant": "ANA@example.com"})).await);
+    let listed = ok(&call(
+        &client,
+        "list_meetings",
+        json!({"participant": "ANA@example.com"}),
+    )
+    .await);
     assert_eq!(listed["items"][0]["id"], json!(id));
-    let nobody = ok(&call(&client, "list_meetings", json!({"participant": "bob@example.com"})).await);
+    let nobody = ok(&call(
+        &client,
+        "list_meetings",
+        json!({"participant": "bob@example.com"}),
+    )
+    .await);
     assert_eq!(nobody["items"], json!([]));
 
     let persons = world
-        .book(&world.acme.member_token, booking(&atlas, "Planning", DAY, "14:00", "15:00"))
+        .book(
+            &world.acme.member_token,
+            booking(&atlas, "Planning", DAY, "14:00", "15:00"),
+        )
         .await;
     assert_eq!(persons.status(), 201);
     let persons: Value = persons.json().await.expect("json");
@@ -162,14 +195,29 @@ async fn an_ai_agent_finds_books_reads_reschedules_and_cancels(engine: Engine) {
     let sentence = refused(&clash, "CONFLICT");
     assert!(sentence.contains("Atlas"), "{sentence}");
     let body: Value = serde_json::from_str(&texts(&clash)[1]).expect("error JSON");
-    assert!(body["error"]["details"]["proposed_slot"].is_object(), "{body}");
+    assert!(
+        body["error"]["details"]["proposed_slot"].is_object(),
+        "{body}"
+    );
 
-    let not_mine = call(&client, "cancel_meeting", json!({"meeting_id": persons["id"]})).await;
+    let not_mine = call(
+        &client,
+        "cancel_meeting",
+        json!({"meeting_id": persons["id"]}),
+    )
+    .await;
     assert!(refused(&not_mine, "CANCEL_NOT_ALLOWED").contains("AI"));
 
-    let cancelled = call(&client, "cancel_meeting", json!({"meeting_id": id, "reason": "Plans changed"})).await;
+    let cancelled = call(
+        &client,
+        "cancel_meeting",
+        json!({"meeting_id": id, "reason": "Plans changed"}),
+    )
+    .await;
     assert_eq!(ok(&cancelled)["status"], "CANCELLED");
-    assert!(texts(&cancelled)[0].starts_with("Cancelled \"Voice booking\" on Tuesday, 4 June 2030"));
+    assert!(
+        texts(&cancelled)[0].starts_with("Cancelled \"Voice booking\" on Tuesday, 4 June 2030")
+    );
 
     let resources = ok(&call(&client, "list_resources", json!({})).await);
     assert_eq!(resources["items"].as_array().map(Vec::len), Some(2));
@@ -181,7 +229,10 @@ async fn an_ai_agent_finds_books_reads_reschedules_and_cancels(engine: Engine) {
     )
     .await;
     let sentence = refused(&bad, "VALIDATION_FAILED");
-    assert!(sentence.contains("colour") && sentence.contains("time_zone"), "{sentence}");
+    assert!(
+        sentence.contains("colour") && sentence.contains("time_zone"),
+        "{sentence}"
+    );
     let bad = call(
         &client,
         "book_meeting",
@@ -230,7 +281,12 @@ async fn a_person_acts_as_themselves_and_an_older_client_negotiates_2025_11_25(e
     )
     .await);
     assert_eq!(booked["created_by_type"], "HUMAN");
-    let cancelled = ok(&call(&client, "cancel_meeting", json!({"meeting_id": booked["id"]})).await);
+    let cancelled = ok(&call(
+        &client,
+        "cancel_meeting",
+        json!({"meeting_id": booked["id"]}),
+    )
+    .await);
     assert_eq!(cancelled["status"], "CANCELLED");
     client.cancel().await.expect("client stops");
     world.hub.stop().await;
@@ -256,7 +312,11 @@ async fn missing_invalid_and_device_keys_are_refused(engine: Engine) {
         tx.commit().await.expect("commit");
         issued.token
     };
-    for token in [None, Some("corbi_key_not-a-real-key".to_string()), Some(device)] {
+    for token in [
+        None,
+        Some("corbi_key_not-a-real-key".to_string()),
+        Some(device),
+    ] {
         let mut request = world
             .hub
             .client
@@ -267,7 +327,9 @@ async fn missing_invalid_and_device_keys_are_refused(engine: Engine) {
             request = request.bearer_auth(token);
         }
         let response = request.send().await.expect("sent");
-        let is_device = token.as_deref().is_some_and(|t| t.starts_with("corbi_dev_"));
+        let is_device = token
+            .as_deref()
+            .is_some_and(|t| t.starts_with("corbi_dev_"));
         if is_device {
             assert_eq!(response.status(), 403);
             continue;
@@ -279,13 +341,21 @@ async fn missing_invalid_and_device_keys_are_refused(engine: Engine) {
             .and_then(|v| v.to_str().ok())
             .expect("WWW-Authenticate")
             .to_string();
-        assert_eq!(challenge, format!("Bearer resource_metadata=\"{metadata}\""));
+        assert_eq!(
+            challenge,
+            format!("Bearer resource_metadata=\"{metadata}\"")
+        );
         let body: Value = response.json().await.expect("json");
         assert_eq!(body["error"]["code"], "UNAUTHENTICATED");
     }
     let document: Value = world
         .hub
-        .call(Method::GET, "/.well-known/oauth-protected-resource", None, None)
+        .call(
+            Method::GET,
+            "/.well-known/oauth-protected-resource",
+            None,
+            None,
+        )
         .await
         .json()
         .await
@@ -317,7 +387,10 @@ async fn the_official_python_sdk_holds_the_same_conversation(engine: Engine) {
     }
     let world = World::with_rooms(engine, &["Atlas", "Borealis"]).await;
     let persons = world
-        .book(&world.acme.member_token, booking(&world.rooms[0], "Planning", DAY, "14:00", "15:00"))
+        .book(
+            &world.acme.member_token,
+            booking(&world.rooms[0], "Planning", DAY, "14:00", "15:00"),
+        )
         .await;
     assert_eq!(persons.status(), 201);
     let persons: Value = persons.json().await.expect("json");
@@ -335,9 +408,11 @@ async fn the_official_python_sdk_holds_the_same_conversation(engine: Engine) {
         .expect("python3 runs");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(
+        output.status.success(),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
     assert!(stdout.contains("conversation complete"), "{stdout}");
     world.hub.stop().await;
 }
 on_both_engines!(the_official_python_sdk_holds_the_same_conversation);
-
