@@ -70,12 +70,6 @@ async fn run(engine: &str, url: &str, calls: usize) -> anyhow::Result<()> {
         CallToolRequestParams::new(name).with_arguments(args)
     };
 
-    println!("MCP benchmark: {calls} calls of each kind, SQLite, sequential client\n");
-    println!(
-        "| what | REST p50 ms | REST p99 ms | MCP p50 ms | MCP p99 ms | MCP/REST p50 | MCP/REST p99 |"
-    );
-    println!("|---|---|---|---|---|---|---|");
-
     let (mut rest, mut over_mcp) = (Vec::new(), Vec::new());
     for i in 0..calls {
         let (from, to) = day(i);
