@@ -1,7 +1,8 @@
 //! Administrative commands (`hub tenant create`, `hub user create`, `hub user login-link`,
 //! `hub apikey create|revoke`, `hub token revoke`). They
 //! work on the database directly, so they run while a hub serves the same database, and print
-//! the secret alone on the last line of standard output.
+//! the secret alone on the last line of standard output. Also `hub ai-tools`, which prints
+//! agent configurations and needs no database.
 
 use shared::ActorType;
 
@@ -10,6 +11,7 @@ use crate::{
     config::Config,
     db::Db,
     signin::{Signin, SigninError, links},
+    mcp::agents::{self, MissingOperation},
 };
 
 /// What a command printed: informational lines, then the secret (if any) last.
@@ -109,4 +111,17 @@ pub async fn login_link(
         )],
         secret: Some(url),
     })
+}
+
+/// `hub ai-tools elevenlabs --base-url URL`: the ElevenLabs webhook tools, generated from the
+/// OpenAPI document this hub serves.
+pub fn elevenlabs_tools(base_url: &str, secret_id: &str) -> Result<String, MissingOperation> {
+    let openapi = serde_json::json!(crate::openapi());
+    let tools = agents::elevenlabs_tools(&openapi, base_url, secret_id)?;
+    Ok(serde_json::to_string_pretty(&tools).unwrap_or_default())
+}
+
+/// `hub ai-tools mcp-config`: what an MCP client needs to reach the hub at `base_url`.
+pub fn mcp_config(base_url: &str) -> String {
+    serde_json::to_string_pretty(&agents::mcp_client_config(base_url)).unwrap_or_default()
 }

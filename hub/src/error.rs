@@ -111,6 +111,22 @@ impl ApiError {
     pub fn code(&self) -> ErrorCode {
         self.code
     }
+
+    /// The machine-readable `details` object (`{}` when there is nothing to add).
+    pub fn details(&self) -> Value {
+        self.details.clone().unwrap_or_else(|| json!({}))
+    }
+
+    /// Logs the internal cause once (at error level for server failures); answers that do
+    /// not go through [`IntoResponse`] (MCP tool results) call it themselves.
+    pub fn log_cause(&self) {
+        let server_error = self.code.http_status() >= 500;
+        match (&self.cause, server_error) {
+            (Some(cause), true) => tracing::error!(code = %self.code, %cause, "request failed"),
+            (Some(cause), false) => tracing::info!(code = %self.code, %cause, "request refused"),
+            (None, _) => tracing::debug!(code = %self.code, "request refused"),
+        }
+    }
 }
 
 /// One bad field of a request.
@@ -137,11 +153,7 @@ impl IntoResponse for ApiError {
         let status = StatusCode::from_u16(self.code.http_status())
             .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let correlation_id = current_correlation_id();
-        match (&self.cause, status.is_server_error()) {
-            (Some(cause), true) => tracing::error!(code = %self.code, %cause, "request failed"),
-            (Some(cause), false) => tracing::info!(code = %self.code, %cause, "request refused"),
-            (None, _) => tracing::debug!(code = %self.code, "request refused"),
-        }
+        self.log_cause();
         let body = json!({"error": {
             "code": self.code.as_str(),
             "message": self.message,

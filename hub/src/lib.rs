@@ -6,9 +6,10 @@
 //! [`settings`], [`jobs`] (queue, outbox, typed events), [`connections`] (sealed OAuth grants),
 //! [`google`] (the Calendar client and the consent routes), [`resources`], [`meetings`],
 //! [`sync`], [`attendance`], [`notify`], [`edge`] (MQTT, device enrollment, schedules) and
-//! [`insights`] (occupancy figures, daily operations figures) — over the foundations
-//! [`config`], [`db`], [`error`], [`observability`], and the leaves [`text`], [`handles`] and
-//! [`ops_stats`]. Modules import each other in one direction only (a test checks that the
+//! [`insights`] (occupancy figures, daily operations figures), [`mcp`] (the tools for AI agents
+//! at `/mcp`), [`signin`] and [`console`] (the web console's sign-in and files) — over the
+//! foundations [`config`], [`db`], [`error`], [`observability`], and the leaves [`text`],
+//! [`handles`] and [`ops_stats`]. Modules import each other in one direction only (a test checks that the
 //! graph has no circles); capabilities take the handles they use through `FromRef`, never the
 //! whole [`AppState`]. This file and `main.rs`, [`cli`] (administrative commands) and `demo`
 //! (`hub demo`, only with the `demo` feature) only wire: [`app`] builds the router and
@@ -30,6 +31,7 @@ pub mod google;
 pub mod handles;
 pub mod insights;
 pub mod jobs;
+pub mod mcp;
 pub mod meetings;
 pub mod notify;
 pub mod observability;
@@ -117,9 +119,9 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
-/// The whole HTTP API of the hub.
-pub fn app(state: AppState) -> Router {
-    let (api_router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+/// The documented API routes of every capability.
+fn api_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(settings::routes())
         .merge(jobs::routes::routes())
         .merge(google::connect::routes())
@@ -132,7 +134,17 @@ pub fn app(state: AppState) -> Router {
         .merge(auth::routes())
         .merge(signin::routes())
         .merge(insights::routes())
-        .split_for_parts();
+}
+
+/// The OpenAPI document the hub serves at `/api/v1/openapi.json`, without starting a hub
+/// (`hub ai-tools` generates agent tool configs from it).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api_routes().split_for_parts().1
+}
+
+/// The whole HTTP API of the hub.
+pub fn app(state: AppState) -> Router {
+    let (api_router, openapi) = api_routes().split_for_parts();
     let openapi = Arc::new(openapi);
     Router::new()
         .merge(api_router)
@@ -143,6 +155,7 @@ pub fn app(state: AppState) -> Router {
                 async move { Json(openapi.as_ref().clone()) }
             }),
         )
+        .merge(mcp::routes(FromRef::from_ref(&state)))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))

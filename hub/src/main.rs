@@ -75,6 +75,30 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Print configurations for AI agent platforms (ElevenLabs tools, MCP clients).
+    AiTools {
+        #[command(subcommand)]
+        command: AiToolsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AiToolsCommand {
+    /// ElevenLabs webhook tools (bodies of POST /v1/convai/tools), from the OpenAPI document.
+    Elevenlabs {
+        /// The URL ElevenLabs reaches the hub at (its PUBLIC_URL).
+        #[arg(long)]
+        base_url: String,
+        /// The ElevenLabs workspace secret holding `Bearer <CORBI API key>`.
+        #[arg(long, default_value = "REPLACE_WITH_SECRET_ID")]
+        secret_id: String,
+    },
+    /// The JSON an MCP client needs (key from the CORBI_API_KEY variable).
+    McpConfig {
+        /// The hub's URL (default: PUBLIC_URL, else http://BIND).
+        #[arg(long)]
+        base_url: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -182,6 +206,23 @@ async fn main() -> anyhow::Result<()> {
         Command::User { command } => admin_command(&config, command.into()).await,
         Command::Apikey { command } => admin_command(&config, command.into()).await,
         Command::Token { command } => admin_command(&config, command.into()).await,
+        Command::AiTools {
+            command:
+                AiToolsCommand::Elevenlabs {
+                    base_url,
+                    secret_id,
+                },
+        } => {
+            println!("{}", cli::elevenlabs_tools(&base_url, &secret_id)?);
+            Ok(())
+        }
+        Command::AiTools {
+            command: AiToolsCommand::McpConfig { base_url },
+        } => {
+            let base_url = base_url.unwrap_or_else(|| config.public_base_url(config.bind));
+            println!("{}", cli::mcp_config(&base_url));
+            Ok(())
+        }
     }
 }
 

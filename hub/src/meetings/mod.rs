@@ -17,11 +17,13 @@
 //! (busy time and free slots), `conflict.rs` (clash detection and its sentence),
 //! `google_event.rs` (a meeting as Google's event and back), `recover.rs` (the reservation
 //! job), `external.rs` (Google events applied by sync), `events.rs` (the outbox event),
-//! `model.rs` (the row, its JSON and its diff), `validate.rs` (request bodies),
+//! `model.rs` (the row, its JSON and its diff), `queries.rs` (the list, free slots,
+//! availability and free rooms, asked over REST and MCP alike), `validate.rs` (request bodies),
 //! `recurrence/` (RRULE expansion; the forms Google writes made readable), `slots.rs`
 //! (busy/free arithmetic), `store.rs` (SQL),
 //! `transitions.rs` (check-in, NO_SHOW and release as conditional updates), `usage.rs` (the
-//! narrow read behind the insights figures), `routes.rs` (HTTP).
+//! narrow read behind the insights figures), `view.rs` (the meeting as the API and the tools
+//! answer it), `routes.rs` (HTTP).
 
 pub mod availability;
 pub mod conflict;
@@ -29,6 +31,7 @@ pub mod events;
 pub mod external;
 pub mod google_event;
 pub mod model;
+pub mod queries;
 pub mod recover;
 pub mod recurrence;
 pub mod routes;
@@ -38,6 +41,7 @@ pub mod store;
 pub mod transitions;
 pub mod usage;
 pub mod validate;
+pub mod view;
 
 use serde_json::{Value, json};
 use shared::ErrorCode;

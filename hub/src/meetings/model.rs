@@ -11,7 +11,6 @@ use super::recurrence::{Occurrence, Series};
 use crate::{
     auth::{Actor, policy},
     db::{DbError, parse_timestamp},
-    text::{zulu, zulu_millis},
 };
 
 /// A participant of a meeting.
@@ -56,21 +55,13 @@ impl WriteState {
 /// Every field of a meeting a person can see change, in the order the change log lists them.
 /// CORBI's writes and sync log their changes over this one list, so the log reads the same
 /// whoever made the change.
-/// Applies `change` to every participant's `phone` in a meeting's JSON; a removed number is
-/// taken out of the object rather than left null.
+/// Applies `change` to every participant's `phone` in a meeting's JSON.
 fn for_each_phone(view: &mut Value, mut change: impl FnMut(&mut Value)) {
     let Some(participants) = view["participants"].as_array_mut() else {
         return;
     };
-    for participant in participants {
-        if let Some(object) = participant.as_object_mut() {
-            if let Some(phone) = object.get_mut("phone") {
-                change(phone);
-                if phone.is_null() {
-                    object.remove("phone");
-                }
-            }
-        }
+    for phone in participants.iter_mut().filter_map(|p| p.get_mut("phone")) {
+        change(phone);
     }
 }
 
@@ -290,11 +281,7 @@ impl Meeting {
     /// The meeting as `actor` may see it: participants' phone numbers go only to admins and to
     /// the person who booked it, never to AI keys or devices (they need no number to act).
     pub fn view_for(&self, actor: &Actor) -> Value {
-        let mut view = self.view();
-        if !policy::may_see_phones(actor, &self.created_by) {
-            for_each_phone(&mut view, |phone| *phone = Value::Null);
-        }
-        view
+        json!(super::view::MeetingView::for_actor(self, actor))
     }
 
     /// The meeting as the change log keeps it: a phone number becomes a short hash, so the log
@@ -312,37 +299,7 @@ impl Meeting {
     /// The API's JSON of the meeting (docs/API.md, "Meetings"), whole; callers answering a
     /// request use [`Meeting::view_for`].
     pub fn view(&self) -> Value {
-        json!({
-            "id": self.id,
-            "title": self.title,
-            "description": self.description,
-            "start": zulu(self.start),
-            "end": zulu(self.end),
-            "time_zone": self.time_zone,
-            "status": self.status,
-            "created_by_type": self.created_by_type,
-            "created_by": self.created_by,
-            "source": self.source,
-            "resource_id": self.resource_id,
-            "participants": self.participants,
-            "organizer": {"email": self.organizer_email},
-            "location": self.location,
-            "meeting_link": self.meeting_link,
-            "recurrence": self.recurrence.clone().unwrap_or_default(),
-            "metadata": self.metadata,
-            "google": {
-                "calendar_id": self.calendar_id,
-                "event_id": self.google_event_id,
-                "etag": self.etag,
-                "ical_uid": self.ical_uid,
-                "sequence": self.sequence,
-            },
-            "checked_in_at": self.checked_in_at.map(zulu),
-            "cancel_reason": self.cancel_reason,
-            "created_at": zulu_millis(self.created_at),
-            "updated_at": zulu_millis(self.updated_at),
-            "last_sync_time": self.last_sync_time.map(zulu_millis),
-        })
+        json!(super::view::MeetingView::from(self))
     }
 }
 

@@ -522,6 +522,8 @@ pub struct ListFilter {
     pub resource_id: Option<String>,
     /// Status.
     pub status: Option<MeetingStatus>,
+    /// A normalized address that takes part in or organizes the meeting.
+    pub participant: Option<String>,
     /// AI or HUMAN.
     pub created_by_type: Option<String>,
     /// Page size.
@@ -547,6 +549,7 @@ pub async fn list(
            AND start_at < $2 AND (end_at > $3 OR (recurrence IS NOT NULL AND (series_end_at IS NULL OR series_end_at > $3))) \
            AND ($4 = '' OR resource_id = $4) AND ($5 = '' OR status = $5) AND ($6 = '' OR created_by_type = $6) \
            AND (start_at > $7 OR (start_at = $7 AND id > $8)) \
+           AND ($10 = '' OR organizer_email = $10 OR participants LIKE $11 ESCAPE '!') \
          ORDER BY start_at, id LIMIT $9"
     ))
     .bind(tenant_id)
@@ -558,6 +561,8 @@ pub async fn list(
     .bind(after_start)
     .bind(after_id)
     .bind(i64::from(filter.limit) + 1)
+    .bind(filter.participant.clone().unwrap_or_default())
+    .bind(participant_pattern(filter.participant.as_deref()))
     .fetch_all(db.pool())
     .await?;
     let mut meetings = rows
@@ -567,6 +572,22 @@ pub async fn list(
     let more = meetings.len() > filter.limit as usize;
     meetings.truncate(filter.limit as usize);
     Ok((meetings, more))
+}
+
+/// The LIKE pattern that finds an address in the stored participants JSON
+/// (`[{"email":"…",…}]`, written by serde_json without spaces); `!` escapes LIKE's wildcards.
+fn participant_pattern(email: Option<&str>) -> String {
+    let Some(email) = email else {
+        return String::new();
+    };
+    let escaped: String = email
+        .chars()
+        .flat_map(|c| match c {
+            '%' | '_' | '!' => vec!['!', c],
+            other => vec![other],
+        })
+        .collect();
+    format!("%\"email\":\"{escaped}\"%")
 }
 
 /// The change log of a meeting, oldest first.

@@ -363,6 +363,7 @@ pub struct ResourceList {
 
 /// Filters of the resource list.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ResourceFilter {
     /// `ROOM` or `DEVICE`.
     pub kind: Option<String>,

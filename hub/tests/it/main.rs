@@ -1,6 +1,7 @@
 //! Integration tests of the hub: real servers on port 0, real databases (SQLite always,
 //! PostgreSQL when `CORBI_TEST_POSTGRES_URL` is set), driven over HTTP.
 
+mod ai_tools;
 mod api;
 mod architecture;
 mod attendance;
@@ -16,6 +17,7 @@ mod google;
 mod insights;
 mod jobs;
 mod least_data;
+mod mcp;
 mod meetings;
 mod notify;
 mod observability;
