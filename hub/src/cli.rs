@@ -10,8 +10,8 @@ use crate::{
     auth::{AuthError, Role, store},
     config::Config,
     db::Db,
-    signin::{Signin, SigninError, links},
     mcp::agents::{self, MissingOperation},
+    signin::{Signin, SigninError, links},
 };
 
 /// What a command printed: informational lines, then the secret (if any) last.

@@ -9,7 +9,7 @@ use sqlx::{Row, any::AnyRow};
 
 use super::recurrence::{Occurrence, Series};
 use crate::{
-    auth::{Actor, policy},
+    auth::Actor,
     db::{DbError, parse_timestamp},
 };
 

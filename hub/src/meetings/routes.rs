@@ -6,6 +6,7 @@ use axum::{
     extract::{FromRef, Path, State},
     http::{HeaderMap, StatusCode},
 };
+use chrono::DateTime;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -99,7 +100,11 @@ async fn list_meetings(
     actor: Actor,
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<Json<MeetingList>, ApiError> {
-    Ok(Json(queries::list(&state, &actor, &params).await?.view_for(&actor)))
+    Ok(Json(
+        queries::list(&state, &actor, &params)
+            .await?
+            .view_for(&actor),
+    ))
 }
 
 /// One meeting.
