@@ -241,6 +241,7 @@ async fn run_demo(mut config: Config, credentials_out: Option<PathBuf>) -> anyho
     }
     let demo = demo::start(config).await?;
     let base = demo.hub.base_url();
+    println!("Console: {}", demo.credentials.console.url);
     println!("CORBI demo hub listening on {base}");
     println!("  OpenAPI:         {base}/api/v1/openapi.json");
     println!("  MQTT broker:     {}", demo.hub.state.edge.device_url());

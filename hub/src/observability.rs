@@ -395,10 +395,15 @@ fn correlation_id_of(request: &Request) -> String {
         .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_string)
 }
 
+/// The log filter when `RUST_LOG` is not set: the hub at INFO; sqlx and the embedded broker
+/// only when something goes wrong (their INFO lines, one per query or MQTT connection, bury
+/// the hub's own).
+const DEFAULT_LOG_FILTER: &str = "info,sqlx=warn,rumqttd=warn";
+
 /// Installs the process-wide log subscriber; only binaries call this.
 pub fn init_tracing(format: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG_FILTER));
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
     let result = if format == "json" {
         builder.json().try_init()

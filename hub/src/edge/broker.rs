@@ -90,7 +90,7 @@ pub async fn start(
             }
         })
         .map_err(|source| EdgeError::Broker(format!("cannot start the broker thread: {source}")))?;
-    wait_until_listening(hub).await?;
+    wait_until_listening(hub, &internal).await?;
     let gate = gate::Gate {
         db,
         upstream: hub,
@@ -129,9 +129,13 @@ fn resolve_port(bind: SocketAddr) -> Result<SocketAddr, EdgeError> {
         .map_err(|e| EdgeError::Broker(format!("cannot listen on {bind}: {e}")))
 }
 
-async fn wait_until_listening(addr: SocketAddr) -> Result<(), EdgeError> {
+/// Waits until the broker answers an MQTT login on the plain listener. The probe is a whole
+/// MQTT session with the hub's own login, ended by DISCONNECT: a bare TCP connection closed
+/// before its CONNECT makes rumqttd log an ERROR at every start.
+async fn wait_until_listening(addr: SocketAddr, login: &InternalLogin) -> Result<(), EdgeError> {
     for _ in 0..250 {
-        if tokio::net::TcpStream::connect(addr).await.is_ok() {
+        let handshake = tokio::time::timeout(Duration::from_secs(1), mqtt_session(addr, login));
+        if matches!(handshake.await, Ok(Ok(()))) {
             return Ok(());
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -139,6 +143,51 @@ async fn wait_until_listening(addr: SocketAddr) -> Result<(), EdgeError> {
     Err(EdgeError::Broker(format!(
         "the embedded broker never listened on {addr}"
     )))
+}
+
+/// Connects with MQTT 3.1.1, waits for an accepting CONNACK, pings (so the router has taken
+/// the session in before it ends) and closes the connection. rumqttd 0.20 logs a closed
+/// connection at INFO but a DISCONNECT packet as an ERROR ("router-drop"), so none is sent.
+async fn mqtt_session(addr: SocketAddr, login: &InternalLogin) -> std::io::Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await?;
+    stream.write_all(&connect_packet(login)).await?;
+    let mut connack = [0u8; 4];
+    stream.read_exact(&mut connack).await?;
+    if connack[0] != 0x20 || connack[3] != 0 {
+        return Err(std::io::Error::other("the broker refused the hub's login"));
+    }
+    stream.write_all(&[0xC0, 0x00]).await?;
+    let mut pingresp = [0u8; 2];
+    stream.read_exact(&mut pingresp).await?;
+    Ok(())
+}
+
+/// An MQTT 3.1.1 CONNECT with a clean session, username and password; the client id is the
+/// hub's username with a suffix, so it never takes over the hub client's session.
+fn connect_packet(login: &InternalLogin) -> Vec<u8> {
+    let client_id = format!("{}-ready", login.username);
+    let mut body = vec![0x00, 0x04, b'M', b'Q', b'T', b'T', 0x04, 0xC2, 0x00, 0x0A];
+    for field in [client_id.as_str(), &login.username, &login.password] {
+        let len = u16::try_from(field.len()).unwrap_or(u16::MAX);
+        body.extend_from_slice(&len.to_be_bytes());
+        body.extend_from_slice(field.as_bytes());
+    }
+    let mut packet = vec![0x10];
+    let mut remaining = body.len();
+    loop {
+        let mut byte = u8::try_from(remaining % 128).unwrap_or(0);
+        remaining /= 128;
+        if remaining > 0 {
+            byte |= 0x80;
+        }
+        packet.push(byte);
+        if remaining == 0 {
+            break;
+        }
+    }
+    packet.extend(body);
+    packet
 }
 
 fn server(name: &str, addr: SocketAddr, internal: &InternalLogin) -> rumqttd::ServerSettings {

@@ -1,7 +1,9 @@
 //! `hub demo`: everything of `serve`, plus the Google Calendar, SendGrid and Twilio emulators
 //! in-process and a seeded tenant `demo` — admin, member and AI credentials, the tenant's Google
 //! account connected through the real OAuth flow, rooms and a device with calendars of their
-//! own, and an external Google user with writer access to them (docs/API.md, "The demo").
+//! own, and an external Google user with writer access to them (docs/API.md, "The demo"). The
+//! seeded resources get a sample week ([`week`]) and the credentials carry one-time console
+//! sign-in links for the named admin and member.
 //!
 //! A demo started on a database that already holds a `demo` tenant archives the old one (its
 //! slug is renamed, its Google connection marked for re-consent): its calendars lived in the
@@ -11,11 +13,11 @@ use std::path::Path;
 
 use chrono::Utc;
 use emulators::{
-    google::{GoogleConfig as EmulatedGoogle, GoogleEmulator, Role as CalendarRole},
+    google::{GoogleConfig as EmulatedGoogle, GoogleEmulator},
     sendgrid::{SendGridConfig, SendGridEmulator},
     twilio::{TwilioConfig, TwilioEmulator},
 };
-use reqwest::{Client, Method, StatusCode, header};
+use reqwest::{Client, StatusCode};
 use serde::Serialize;
 use serde_json::{Value, json};
 use shared::ActorType;
@@ -26,7 +28,14 @@ use crate::{
     config::{Config, Secret},
     connections::{ConnectionError, Owner, seal},
     jobs::Registry,
+    signin::{SigninError, links},
 };
+
+mod setup;
+mod week;
+
+pub use setup::consent;
+use setup::{enroll_demo_device, onboard_resources, start_device_agents, turn_on_notifications};
 
 /// The demo tenant's slug.
 pub const DEMO_TENANT: &str = "demo";
@@ -34,6 +43,12 @@ pub const DEMO_TENANT: &str = "demo";
 pub const ROOMS_ACCOUNT: &str = "rooms@demo.corbi.example";
 /// Another Google user, acting in Google's own UI.
 pub const EXTERNAL_USER: &str = "alex@partner.example";
+/// The demo admin: a person of the tenant and a Google account of the emulator.
+pub const ADMIN_EMAIL: &str = "admin@demo.corbi.example";
+const ADMIN_NAME: &str = "Dana Admin";
+/// The demo member.
+pub const MEMBER_EMAIL: &str = "member@demo.corbi.example";
+const MEMBER_NAME: &str = "Sam Member";
 const OAUTH_CLIENT_ID: &str = "corbi-demo.apps.googleusercontent.com";
 const OAUTH_CLIENT_SECRET: &str = "corbi-demo-client-secret";
 const TWILIO_ACCOUNT: (&str, &str) = (
@@ -62,6 +77,8 @@ const RESOURCES: &[(&str, &str, Option<i64>, bool)] = &[
 pub struct DemoCredentials {
     /// The hub's URL.
     pub base_url: String,
+    /// The console and one-time sign-in links into it.
+    pub console: DemoConsole,
     /// The tenant slug.
     pub tenant: String,
     /// Personal token of the demo admin.
@@ -82,6 +99,18 @@ pub struct DemoCredentials {
     pub twilio: Value,
 }
 
+/// The console block of the credentials file: each link signs its holder in once, within
+/// `CONSOLE_SIGNIN_LINK_MINUTES`; `?next=/path` on it picks the page to land on.
+#[derive(Debug, Serialize)]
+pub struct DemoConsole {
+    /// The console's root.
+    pub url: String,
+    /// Signs in as the demo admin.
+    pub admin_login_url: String,
+    /// Signs in as the demo member.
+    pub member_login_url: String,
+}
+
 /// A resource as the credentials file lists it.
 #[derive(Debug, Clone, Serialize)]
 pub struct DemoResource {
@@ -93,6 +122,9 @@ pub struct DemoResource {
     pub kind: String,
     /// Whether the demo put sample meetings on it.
     pub seeded: bool,
+    /// Its Google calendar, where the sample week's Google-side events are written.
+    #[serde(skip)]
+    pub calendar_id: String,
 }
 
 /// Why the demo could not start.
@@ -110,6 +142,9 @@ pub enum DemoError {
     /// The Google connection could not be archived or made.
     #[error(transparent)]
     Connection(#[from] ConnectionError),
+    /// A console sign-in link could not be made.
+    #[error(transparent)]
+    Signin(#[from] SigninError),
     /// A step through the hub's own API failed.
     #[error("demo setup step failed: {0}")]
     Step(String),
@@ -139,6 +174,10 @@ pub async fn start(mut config: Config) -> Result<Demo, DemoError> {
     })
     .await?;
     google.register_oauth_client(OAUTH_CLIENT_ID, OAUTH_CLIENT_SECRET);
+    // Without `login_hint` the emulator signs in as the first account added: the admin, so
+    // "Sign in with Google" on the console works for the demo admin.
+    google.add_account(ADMIN_EMAIL);
+    google.add_account(MEMBER_EMAIL);
     google.add_account(ROOMS_ACCOUNT);
     google.add_account(EXTERNAL_USER);
     let sendgrid = SendGridEmulator::start(SendGridConfig {
@@ -170,73 +209,6 @@ pub async fn start(mut config: Config) -> Result<Demo, DemoError> {
     })
 }
 
-/// Starts one in-process edge agent per demo device, each with an enrollment of its own (the
-/// code in the credentials file stays unused for a standalone agent) and its data under the
-/// temporary directory, so the device flow — schedules arriving, check-ins — runs in the demo.
-async fn start_device_agents(
-    credentials: &DemoCredentials,
-) -> Result<Vec<edge_agent::Agent>, DemoError> {
-    let client = Client::new();
-    let base = &credentials.base_url;
-    let mut agents = Vec::new();
-    for device in credentials.resources.iter().filter(|r| r.kind == "DEVICE") {
-        let url = format!("{base}/api/v1/resources/{}/devices", device.id);
-        let code = call(
-            &client,
-            Method::POST,
-            &url,
-            &credentials.admin_token,
-            &json!({}),
-        )
-        .await?;
-        let enrolled = client
-            .post(format!("{base}/api/v1/devices/enroll"))
-            .json(&json!({"enrollment_code": code["enrollment_code"]}))
-            .send()
-            .await
-            .and_then(reqwest::Response::error_for_status)
-            .map_err(|e| DemoError::Step(format!("demo device enrollment: {e}")))?
-            .json::<edge_agent::EnrollmentResponse>()
-            .await
-            .map_err(|e| DemoError::Step(format!("demo device enrollment: {e}")))?;
-        let identity = edge_agent::DeviceIdentity::from_enrollment(enrolled)
-            .map_err(|e| DemoError::Step(format!("demo device identity: {e}")))?;
-        let dir = std::env::temp_dir()
-            .join("corbi-demo-agents")
-            .join(&device.id);
-        std::fs::create_dir_all(&dir)?;
-        let config = edge_agent::AgentConfig::new(&dir);
-        let agent = edge_agent::Agent::start(
-            config,
-            identity,
-            std::sync::Arc::new(edge_agent::SystemClock),
-        )
-        .map_err(|e| DemoError::Step(format!("demo device agent: {e}")))?;
-        tracing::info!(device = %device.name, data = %dir.display(), "demo device agent started");
-        agents.push(agent);
-    }
-    Ok(agents)
-}
-
-/// An enrollment code for the first unseeded device, so a standalone `edge-agent` can join.
-async fn enroll_demo_device(
-    hub: &Hub,
-    tenant_id: &str,
-    admin_id: &str,
-    resources: &[DemoResource],
-) -> Result<Value, DemoError> {
-    let device = resources
-        .iter()
-        .find(|r| r.kind == "DEVICE" && !r.seeded)
-        .ok_or_else(|| DemoError::Step("the demo has no unseeded device".into()))?;
-    let ttl = chrono::Duration::days(7);
-    let enrollment =
-        crate::edge::store::create_enrollment(&hub.state.db, tenant_id, &device.id, admin_id, ttl)
-            .await
-            .map_err(|e| DemoError::Step(format!("device enrollment: {e}")))?;
-    Ok(json!({"code": enrollment.code, "resource_id": device.id}))
-}
-
 fn point_at_emulators(config: &mut Config, google: &GoogleEmulator) {
     let base = google.base_url();
     config.google.client_id = OAUTH_CLIENT_ID.into();
@@ -264,9 +236,10 @@ async fn seed(
     let db = &hub.state.db;
     archive_previous(hub).await?;
     let tenant = store::create_tenant(db, DEMO_TENANT, "CORBI Demo").await?;
-    let admin = store::create_user(db, &tenant.id, "admin@demo.corbi.example", Role::Admin).await?;
+    let admin =
+        store::create_named_user(db, &tenant.id, ADMIN_EMAIL, ADMIN_NAME, Role::Admin).await?;
     let member =
-        store::create_user(db, &tenant.id, "member@demo.corbi.example", Role::Member).await?;
+        store::create_named_user(db, &tenant.id, MEMBER_EMAIL, MEMBER_NAME, Role::Member).await?;
     let admin_token = store::issue_personal_token(db, &admin, "demo").await?.token;
     let member_token = store::issue_personal_token(db, &member, "demo")
         .await?
@@ -292,9 +265,24 @@ async fn seed(
     }
     let resources = onboard_resources(&client, hub.base_url(), &admin_token, google).await?;
     turn_on_notifications(&client, hub.base_url(), &admin_token).await?;
+    let people = week::People {
+        admin: &admin,
+        admin_token: &admin_token,
+        member: &member,
+        member_token: &member_token,
+    };
+    week::seed(hub, google, &client, &people, &resources).await?;
     let device_enrollment = enroll_demo_device(hub, &tenant.id, &admin.id, &resources).await?;
+    let console = DemoConsole {
+        url: format!("{}/", hub.base_url()),
+        admin_login_url: links::create(db, &hub.state.signin, DEMO_TENANT, ADMIN_EMAIL, None)
+            .await?,
+        member_login_url: links::create(db, &hub.state.signin, DEMO_TENANT, MEMBER_EMAIL, None)
+            .await?,
+    };
     Ok(DemoCredentials {
         base_url: hub.base_url().to_string(),
+        console,
         tenant: tenant.slug,
         admin_token,
         member_token,
@@ -309,44 +297,6 @@ async fn seed(
         sendgrid: json!({"base_url": sendgrid.base_url()}),
         twilio: json!({"base_url": twilio.base_url()}),
     })
-}
-
-/// Email on create, reschedule and cancel, WhatsApp on cancel, through the in-process
-/// emulators (docs/API.md, "The demo"): the vendor credentials and the preferences, set through
-/// the hub's own API as an admin would.
-async fn turn_on_notifications(
-    client: &Client,
-    base_url: &str,
-    admin_token: &str,
-) -> Result<(), DemoError> {
-    let credentials = json!({
-        "sendgrid_api_key": SENDGRID_KEY,
-        "twilio_account_sid": TWILIO_ACCOUNT.0,
-        "twilio_auth_token": TWILIO_ACCOUNT.1,
-        "twilio_whatsapp_from": DEMO_WHATSAPP_SENDER,
-    });
-    call(
-        client,
-        Method::PUT,
-        &format!("{base_url}/api/v1/tenant/notification-credentials"),
-        admin_token,
-        &credentials,
-    )
-    .await?;
-    let settings = json!({"notifications": {
-        "email": {"enabled": true, "on": ["CREATED", "RESCHEDULED", "CANCELLED"],
-                  "template_id": DEMO_EMAIL_TEMPLATE, "sender": DEMO_EMAIL_SENDER},
-        "whatsapp": {"enabled": true, "on": ["CANCELLED"], "sender": DEMO_WHATSAPP_SENDER},
-    }});
-    call(
-        client,
-        Method::PUT,
-        &format!("{base_url}/api/v1/tenant/settings"),
-        admin_token,
-        &settings,
-    )
-    .await?;
-    Ok(())
 }
 
 /// Renames an earlier demo tenant out of the way and marks its connection for re-consent.
@@ -372,121 +322,6 @@ async fn archive_previous(hub: &Hub) -> Result<(), DemoError> {
     }
     tracing::info!(%archived, "archived the previous demo tenant");
     Ok(())
-}
-
-/// Walks the OAuth consent as a person in a browser would: CORBI's start URL, Google's consent
-/// (the emulator approves at once for `login_hint`), back to CORBI's callback with the cookie
-/// the start set (the same browser). Returns the callback's status.
-pub async fn consent(
-    client: &Client,
-    base_url: &str,
-    token: &str,
-    target: &str,
-    login_hint: &str,
-) -> Result<StatusCode, DemoError> {
-    let start = client
-        .get(format!("{base_url}/oauth/google/start"))
-        .query(&[("for", target), ("login_hint", login_hint)])
-        .bearer_auth(token)
-        .send()
-        .await
-        .map_err(|e| DemoError::Step(format!("consent start: {e}")))?;
-    let to_google = redirect_target(&start)?;
-    let browser_cookies: Vec<String> = start
-        .headers()
-        .get_all(header::SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .filter_map(|v| v.split(';').next())
-        .map(str::to_string)
-        .collect();
-    let approved = client
-        .get(to_google)
-        .send()
-        .await
-        .map_err(|e| DemoError::Step(format!("Google consent: {e}")))?;
-    let back = redirect_target(&approved)?;
-    let callback = client
-        .get(back)
-        .header(header::COOKIE, browser_cookies.join("; "))
-        .send()
-        .await
-        .map_err(|e| DemoError::Step(format!("consent callback: {e}")))?;
-    Ok(callback.status())
-}
-
-fn redirect_target(response: &reqwest::Response) -> Result<String, DemoError> {
-    if !response.status().is_redirection() {
-        return Err(DemoError::Step(format!(
-            "expected a redirect, got {}",
-            response.status()
-        )));
-    }
-    response
-        .headers()
-        .get(header::LOCATION)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
-        .ok_or_else(|| DemoError::Step("redirect without a Location".into()))
-}
-
-async fn onboard_resources(
-    client: &Client,
-    base_url: &str,
-    admin_token: &str,
-    google: &GoogleEmulator,
-) -> Result<Vec<DemoResource>, DemoError> {
-    let mut onboarded = Vec::new();
-    for (name, kind, capacity, seeded) in RESOURCES {
-        let body = json!({"name": name, "kind": kind, "capacity": capacity, "calendar": {"mode": "CREATE"}});
-        let created: Value = call(
-            client,
-            Method::POST,
-            &format!("{base_url}/api/v1/resources"),
-            admin_token,
-            &body,
-        )
-        .await?;
-        let calendar_id = created["calendar_id"].as_str().unwrap_or_default();
-        google.share_calendar(calendar_id, EXTERNAL_USER, CalendarRole::Writer);
-        onboarded.push(DemoResource {
-            id: created["id"].as_str().unwrap_or_default().to_string(),
-            name: (*name).to_string(),
-            kind: (*kind).to_string(),
-            seeded: *seeded,
-        });
-    }
-    onboarded.sort_by_key(|r| r.kind != "ROOM");
-    Ok(onboarded)
-}
-
-async fn call(
-    client: &Client,
-    method: Method,
-    url: &str,
-    token: &str,
-    body: &Value,
-) -> Result<Value, DemoError> {
-    let response = client
-        .request(method, url)
-        .bearer_auth(token)
-        .json(body)
-        .send()
-        .await
-        .map_err(|e| DemoError::Step(format!("{url}: {e}")))?;
-    let status = response.status();
-    let answer: Value = response
-        .json()
-        .await
-        .map_err(|e| DemoError::Step(format!("{url}: {e}")))?;
-    if status.is_success() {
-        Ok(answer)
-    } else {
-        Err(DemoError::Step(format!(
-            "{url} answered {status}: {}",
-            answer["error"]["message"]
-        )))
-    }
 }
 
 /// Writes the credentials as JSON readable only by the owner.
