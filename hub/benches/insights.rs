@@ -242,9 +242,11 @@ async fn generate(
                 roll,
                 created,
             );
-            let released = (status == MeetingStatus::NoShow && roll % 3 == 0)
-                .then(|| format!("'{}'", timestamp(start + Duration::minutes(10))))
-                .unwrap_or_else(|| "NULL".into());
+            let released = if status == MeetingStatus::NoShow && roll.is_multiple_of(3) {
+                format!("'{}'", timestamp(start + Duration::minutes(10)))
+            } else {
+                "NULL".into()
+            };
             values.push(format!(
                 "('{id}', '{tenant}', '{room}', 'Bench', '{start}', '{end}', 'UTC', '{status}', 'confirmed', 'HUMAN', 'bench', 'CORBI', \
                  '{people}', '{{}}', 'bench-history', 'tenant', '{id}', 0, {released}, '{created}', '{updated}')",
