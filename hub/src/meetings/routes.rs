@@ -260,13 +260,17 @@ pub struct SlotParams {
     pub to: Option<String>,
     /// The room or device that must be free.
     pub resource_id: Option<String>,
-    /// Comma-separated participant addresses.
+    /// Comma-separated participant addresses (at most 20).
     pub participants: Option<String>,
     /// Zone of the working hours (default the tenant's).
     pub time_zone: Option<String>,
     /// How many slots (default 5, max 50).
     pub limit: Option<usize>,
 }
+
+/// Participants one free-slots query may name: each can cost a Google free/busy lookup, so the
+/// work of one request stays bounded.
+const MAX_FREE_SLOT_PARTICIPANTS: usize = 20;
 
 /// The earliest free slots for the resource and participants, in working hours.
 #[utoipa::path(get, path = "/api/v1/calendar/free-slots", params(SlotParams),
@@ -316,6 +320,12 @@ async fn free_slots(
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
+    if participants.len() > MAX_FREE_SLOT_PARTICIPANTS {
+        return Err(ApiError::validation(vec![FieldError::new(
+            "participants",
+            format!("ask about at most {MAX_FREE_SLOT_PARTICIPANTS} people at once"),
+        )]));
+    }
     let query = SlotQuery {
         resource,
         participants,

@@ -16,6 +16,7 @@ mod jobs;
 mod meetings;
 mod notify;
 mod observability;
+mod protection;
 mod schema;
 mod support;
 mod sync;
