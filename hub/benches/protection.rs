@@ -41,7 +41,11 @@ async fn start(
     let mut config = Config {
         database_url: Secret::new(format!(
             "sqlite://{}",
-            dir.join(format!("{name}.db")).display()
+            dir.join(format!(
+                "{}.db",
+                name.replace(|c: char| !c.is_ascii_alphanumeric(), "_")
+            ))
+            .display()
         )),
         bind: "127.0.0.1:0".parse()?,
         mqtt_bind: "127.0.0.1:0".parse()?,
