@@ -4,7 +4,7 @@
 //! certificate reload, redirect listener).
 
 use futures::{StreamExt, stream};
-use hub::jobs::Registry;
+use hub::{config::LimitsConfig, jobs::Registry};
 use reqwest::{Method, StatusCode, Version};
 use serde_json::json;
 use std::time::Duration;
@@ -72,7 +72,10 @@ async fn enrollment_flood(engine: Engine) {
 on_both_engines!(enrollment_flood);
 
 async fn a_script_with_one_key_stays_under_the_default_limit(engine: Engine) {
-    let hub = TestHub::start(engine).await;
+    let hub = TestHub::start_with(engine, Registry::new(), |config| {
+        config.limits = LimitsConfig::default();
+    })
+    .await;
     let acme = hub.seed("acme").await;
     let get = |hub: &TestHub, key: &str| {
         hub.client
@@ -96,6 +99,7 @@ on_both_engines!(a_script_with_one_key_stays_under_the_default_limit);
 
 async fn a_tenant_shares_one_budget(engine: Engine) {
     let hub = TestHub::start_with(engine, Registry::new(), |config| {
+        config.limits = LimitsConfig::default();
         config.limits.tenant_per_second = 1;
         config.limits.tenant_burst = 20;
     })
