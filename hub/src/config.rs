@@ -89,6 +89,80 @@ pub struct Config {
     pub sync: SyncConfig,
     /// The web console: sessions and sign-in links.
     pub console: ConsoleConfig,
+    /// Rate limits, request timeout and trusted proxies (`hub::protection`).
+    pub limits: LimitsConfig,
+    /// HTTPS served by the hub itself (`hub::protection::tls`).
+    pub tls: TlsConfig,
+}
+
+/// How much work one caller may ask of the hub, and whom to believe about the caller's address.
+/// A `*_per_second` of 0 turns that class off.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LimitsConfig {
+    /// `RATE_LIMIT_CREDENTIAL_PER_SECOND`: sustained requests per second of one token, API key,
+    /// device token or console session.
+    pub credential_per_second: u32,
+    /// `RATE_LIMIT_CREDENTIAL_BURST`: requests one credential may make at once above that rate.
+    pub credential_burst: u32,
+    /// `RATE_LIMIT_TENANT_PER_SECOND`: sustained requests per second of all of a tenant's
+    /// credentials together.
+    pub tenant_per_second: u32,
+    /// `RATE_LIMIT_TENANT_BURST`: the tenant's burst.
+    pub tenant_burst: u32,
+    /// `RATE_LIMIT_ADDRESS_PER_SECOND`: sustained requests per second from one client address
+    /// to the routes that need no credential (device enrollment, sign-in, the OAuth callback).
+    pub address_per_second: u32,
+    /// `RATE_LIMIT_ADDRESS_BURST`: that address's burst.
+    pub address_burst: u32,
+    /// `RATE_LIMIT_WEBHOOK_PER_SECOND`: sustained webhook requests per second from one address
+    /// (Google and Twilio notifications); generous, so a vendor is never refused normally.
+    pub webhook_per_second: u32,
+    /// `RATE_LIMIT_WEBHOOK_BURST`: that address's webhook burst.
+    pub webhook_burst: u32,
+    /// `REQUEST_TIMEOUT_SECS`: a request not answered within this time is abandoned (0: none).
+    pub request_timeout_secs: u64,
+    /// `TRUSTED_PROXIES`: comma-separated CIDR blocks (`10.0.0.0/8,127.0.0.1/32`) of proxies
+    /// whose `X-Forwarded-For` and `X-Forwarded-Proto` are believed; empty believes nobody.
+    pub trusted_proxies: String,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            credential_per_second: 20,
+            credential_burst: 300,
+            tenant_per_second: 100,
+            tenant_burst: 500,
+            address_per_second: 5,
+            address_burst: 60,
+            webhook_per_second: 100,
+            webhook_burst: 1000,
+            request_timeout_secs: 60,
+            trusted_proxies: String::new(),
+        }
+    }
+}
+
+/// HTTPS without a proxy: with a certificate and key the API listener on `BIND` speaks TLS.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TlsConfig {
+    /// `TLS_CERT`: path of the PEM certificate chain; reloaded on SIGHUP or when the file
+    /// changes. Empty: plain HTTP.
+    pub cert: String,
+    /// `TLS_KEY`: path of its PEM private key.
+    pub key: String,
+    /// `HTTP_REDIRECT_BIND`: with TLS on, an optional plain-HTTP address that only redirects
+    /// to `PUBLIC_URL` (for people who type the bare host name). Empty: none.
+    pub redirect_bind: String,
+}
+
+impl TlsConfig {
+    /// True when the hub serves HTTPS.
+    pub fn enabled(&self) -> bool {
+        !self.cert.is_empty() && !self.key.is_empty()
+    }
 }
 
 /// How people stay signed in to the web console.
@@ -327,6 +401,8 @@ impl Default for Config {
             edge: EdgeConfig::default(),
             sync: SyncConfig::default(),
             console: ConsoleConfig::default(),
+            limits: LimitsConfig::default(),
+            tls: TlsConfig::default(),
         }
     }
 }
@@ -444,6 +520,35 @@ session_idle_minutes = 10080
 session_max_hours = 720
 # [CONSOLE_SIGNIN_LINK_MINUTES] how long a one-time sign-in link (`hub user login-link`) works
 signin_link_minutes = 15
+
+[limits]
+# Rate limits per class: sustained requests per second and burst; 0 per second turns a class off.
+# Refused requests answer 429 RATE_LIMITED with Retry-After.
+# [RATE_LIMIT_CREDENTIAL_PER_SECOND] / [RATE_LIMIT_CREDENTIAL_BURST] one token, key or session
+credential_per_second = 20
+credential_burst = 300
+# [RATE_LIMIT_TENANT_PER_SECOND] / [RATE_LIMIT_TENANT_BURST] all of a tenant's callers together
+tenant_per_second = 100
+tenant_burst = 500
+# [RATE_LIMIT_ADDRESS_PER_SECOND] / [RATE_LIMIT_ADDRESS_BURST] one client address on the routes
+# without a credential: device enrollment, sign-in (/auth/...), the OAuth callback
+address_per_second = 5
+address_burst = 60
+# [RATE_LIMIT_WEBHOOK_PER_SECOND] / [RATE_LIMIT_WEBHOOK_BURST] one address on /webhooks/...
+webhook_per_second = 100
+webhook_burst = 1000
+# [REQUEST_TIMEOUT_SECS] a request not answered within this time is abandoned; 0: no timeout
+request_timeout_secs = 60
+# [TRUSTED_PROXIES] CIDR blocks (10.0.0.0/8,127.0.0.1/32) whose X-Forwarded-For/-Proto are believed
+trusted_proxies = ""
+
+[tls]
+# [TLS_CERT] / [TLS_KEY] PEM certificate chain and private key: the hub serves HTTPS (HTTP/1.1 and
+# HTTP/2) on BIND, reloading both on SIGHUP or when the files change; empty: plain HTTP
+cert = ""
+key = ""
+# [HTTP_REDIRECT_BIND] with TLS on, a plain-HTTP address that only redirects to PUBLIC_URL; empty: none
+redirect_bind = ""
 "#;
 
 /// Why the configuration could not be read.
@@ -477,6 +582,22 @@ const NESTED_ENV: &[(&str, &str)] = &[
     ),
     ("CONSOLE_SESSION_MAX_HOURS", "console.session_max_hours"),
     ("CONSOLE_SIGNIN_LINK_MINUTES", "console.signin_link_minutes"),
+    (
+        "RATE_LIMIT_CREDENTIAL_PER_SECOND",
+        "limits.credential_per_second",
+    ),
+    ("RATE_LIMIT_CREDENTIAL_BURST", "limits.credential_burst"),
+    ("RATE_LIMIT_TENANT_PER_SECOND", "limits.tenant_per_second"),
+    ("RATE_LIMIT_TENANT_BURST", "limits.tenant_burst"),
+    ("RATE_LIMIT_ADDRESS_PER_SECOND", "limits.address_per_second"),
+    ("RATE_LIMIT_ADDRESS_BURST", "limits.address_burst"),
+    ("RATE_LIMIT_WEBHOOK_PER_SECOND", "limits.webhook_per_second"),
+    ("RATE_LIMIT_WEBHOOK_BURST", "limits.webhook_burst"),
+    ("REQUEST_TIMEOUT_SECS", "limits.request_timeout_secs"),
+    ("TRUSTED_PROXIES", "limits.trusted_proxies"),
+    ("TLS_CERT", "tls.cert"),
+    ("TLS_KEY", "tls.key"),
+    ("HTTP_REDIRECT_BIND", "tls.redirect_bind"),
     ("SENDGRID_BASE_URL", "notify.sendgrid_base_url"),
     ("TWILIO_BASE_URL", "notify.twilio_base_url"),
     ("NOTIFY_TIMEOUT_MS", "notify.timeout_ms"),
@@ -548,7 +669,8 @@ impl Config {
     /// The base URL under which this hub is reached from outside.
     pub fn public_base_url(&self, bound: SocketAddr) -> String {
         if self.public_url.is_empty() {
-            format!("http://{bound}")
+            let scheme = if self.tls.enabled() { "https" } else { "http" };
+            format!("{scheme}://{bound}")
         } else {
             self.public_url.trim_end_matches('/').to_string()
         }
@@ -583,6 +705,15 @@ mod tests {
             defaults.notify.twilio_base_url
         );
         assert_eq!(parsed.notify.timeout_ms, defaults.notify.timeout_ms);
+        assert_eq!(
+            parsed.limits.credential_burst,
+            defaults.limits.credential_burst
+        );
+        assert_eq!(parsed.limits.webhook_burst, defaults.limits.webhook_burst);
+        assert_eq!(
+            parsed.limits.request_timeout_secs,
+            defaults.limits.request_timeout_secs
+        );
         assert_eq!(parsed.sync.debounce_ms, defaults.sync.debounce_ms);
         assert_eq!(
             parsed.sync.safety_interval_secs,

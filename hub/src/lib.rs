@@ -36,6 +36,7 @@ pub mod meetings;
 pub mod notify;
 pub mod observability;
 pub mod ops_stats;
+pub mod protection;
 pub mod resources;
 pub mod settings;
 pub mod signin;
@@ -92,6 +93,8 @@ pub struct AppState {
     pub edge: Edge,
     /// Console sign-in: session lifetimes, Google's OpenID Connect client.
     pub signin: signin::Signin,
+    /// Rate limits, trusted proxies, security headers and the request timeout.
+    pub protection: Arc<protection::Protection>,
 }
 
 /// The OpenAPI document's header; paths are collected from the handlers.
@@ -166,6 +169,10 @@ pub fn app(state: AppState) -> Router {
             auth::origin_guard,
         ))
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        .layer(middleware::from_fn_with_state(
+            state.protection.clone(),
+            protection::guard,
+        ))
         .layer(middleware::from_fn_with_state(
             state.metrics.clone(),
             observability::observe_request,
@@ -273,6 +280,8 @@ pub struct Hub {
     pub state: AppState,
     /// The address the HTTP API listens on.
     pub addr: SocketAddr,
+    /// The address of the plain-HTTP redirect listener (`HTTP_REDIRECT_BIND`, TLS only).
+    pub redirect_addr: Option<SocketAddr>,
     shutdown: CancellationToken,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -294,6 +303,33 @@ impl Hub {
             source,
         })?;
         let public_url: Arc<str> = config.public_base_url(addr).into();
+        if let Some(warning) = protection::tls::plain_public_url_warning(&public_url) {
+            tracing::warn!("{warning}");
+        }
+        let guard = protection::Protection::new(
+            &config,
+            &public_url,
+            &[auth::sessions::SECURE_COOKIE, auth::sessions::COOKIE],
+        )
+        .map_err(|e| StartError::Config(e.to_string()))?;
+        let tls = if config.tls.enabled() {
+            let certificates = protection::tls::Certificates::load(&config.tls)
+                .map_err(|e| StartError::Config(e.to_string()))?;
+            let server = certificates
+                .server_config()
+                .map_err(|e| StartError::Config(e.to_string()))?;
+            Some((certificates, server))
+        } else {
+            None
+        };
+        let redirect = match (&tls, config.tls.redirect_bind.as_str()) {
+            (Some(_), bind) if !bind.is_empty() => Some(
+                protection::tls::bind_redirect(bind)
+                    .await
+                    .map_err(|e| StartError::Config(format!("HTTP_REDIRECT_BIND {bind}: {e}")))?,
+            ),
+            _ => None,
+        };
         let metrics = Arc::new(Metrics::new());
         let (connections, google) = google_clients(&config, &db, &public_url, metrics.clone())?;
         let notifier = notify::Notifier::new(&config, public_url.clone(), metrics.clone())
@@ -318,6 +354,7 @@ impl Hub {
             notify: notifier,
             edge: edge.clone(),
             signin,
+            protection: Arc::new(guard),
         };
         let mut tasks = jobs::runner::spawn(queue, state.metrics.clone(), shutdown.clone());
         let requests: Arc<dyn DeviceRequests> = Arc::new(attendance::device::AtTheDoor::new(
@@ -330,15 +367,29 @@ impl Hub {
             mqtt,
             shutdown.clone(),
         ));
-        tasks.push(tokio::spawn(serve(
-            listener,
-            app(state.clone()),
-            shutdown.clone(),
-        )));
+        let router = app(state.clone());
+        let redirect_addr = redirect.as_ref().map(|(_, addr)| *addr);
+        if let Some((listener, _)) = redirect {
+            let redirects = protection::tls::redirect_router(&state.public_url);
+            tasks.push(tokio::spawn(serve(listener, redirects, shutdown.clone())));
+        }
+        match tls {
+            Some((certificates, server)) => {
+                tasks.push(tokio::spawn(certificates.watch(shutdown.clone())));
+                tasks.push(tokio::spawn(protection::tls::serve(
+                    listener,
+                    router,
+                    server,
+                    shutdown.clone(),
+                )));
+            }
+            None => tasks.push(tokio::spawn(serve(listener, router, shutdown.clone()))),
+        }
         tracing::info!(%addr, backend = state.db.backend().name(), "hub started");
         Ok(Hub {
             state,
             addr,
+            redirect_addr,
             shutdown,
             tasks,
         })
@@ -421,11 +472,15 @@ pub fn google_clients(
     Ok((connections, google))
 }
 
-/// Serves the router on the listener until `shutdown` is cancelled.
+/// Serves the router on the listener until `shutdown` is cancelled; each request carries its
+/// peer address (`ConnectInfo`) for the rate limits.
 pub async fn serve(listener: TcpListener, router: Router, shutdown: CancellationToken) {
-    let result = axum::serve(listener, router)
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await;
+    let result = axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move { shutdown.cancelled().await })
+    .await;
     if let Err(err) = result {
         tracing::error!(error = %err, "HTTP server stopped");
     }

@@ -160,6 +160,7 @@ where
             Some(token) => store::authenticate(&db, token).await?,
             None => session_actor(parts, &db).await?,
         };
+        crate::protection::charge_tenant(&parts.extensions, &actor.tenant_id)?;
         let span = tracing::Span::current();
         span.record("tenant_id", actor.tenant_id.as_str());
         span.record("actor_type", actor.actor_type.as_str());

@@ -137,12 +137,24 @@ pub async fn create_enrollment(
 /// and writes the device and its token — all in one transaction, so a code works exactly once.
 pub async fn enroll(db: &Db, sealer: &Sealer, code: &str) -> Result<Enrolled, EdgeError> {
     let now = Utc::now();
+    let code_hash = tokens::hash(&keys::normalize_code(code));
+    // A read first: a flood of wrong codes is refused without queueing for the write lock.
+    let usable = sqlx::query(
+        "SELECT 1 FROM device_enrollments WHERE code_hash = $1 AND used_at IS NULL AND expires_at > $2",
+    )
+    .bind(&code_hash)
+    .bind(timestamp(now))
+    .fetch_optional(db.pool())
+    .await?;
+    if usable.is_none() {
+        return Err(EdgeError::BadEnrollmentCode);
+    }
     let mut tx = db.begin_write().await?;
     let row = sqlx::query(
         "SELECT id, tenant_id, resource_id FROM device_enrollments \
          WHERE code_hash = $1 AND used_at IS NULL AND expires_at > $2",
     )
-    .bind(tokens::hash(&keys::normalize_code(code)))
+    .bind(&code_hash)
     .bind(timestamp(now))
     .fetch_optional(&mut *tx)
     .await?

@@ -177,6 +177,15 @@ struct PendingConsent {
 /// Takes (and deletes) a pending consent; expired and unknown states answer None.
 async fn take_state(db: &Db, value: &str) -> Result<Option<PendingConsent>, DbError> {
     let hash = tokens::hash(value);
+    // A read first: a flood of made-up states must not queue for the write lock.
+    let known = sqlx::query("SELECT 1 FROM oauth_states WHERE state_hash = $1 AND expires_at > $2")
+        .bind(&hash)
+        .bind(timestamp(Utc::now()))
+        .fetch_optional(db.pool())
+        .await?;
+    if known.is_none() {
+        return Ok(None);
+    }
     let mut tx = db.begin_write().await?;
     let row = sqlx::query(
         "DELETE FROM oauth_states WHERE state_hash = $1 AND expires_at > $2 \

@@ -248,6 +248,10 @@ fn decode_cursor(cursor: &str) -> Result<(String, String), MeetingError> {
     Ok((start.to_string(), id.to_string()))
 }
 
+/// Participants one free-slots query may name: each can cost a Google free/busy lookup, so the
+/// work of one request stays bounded.
+const MAX_FREE_SLOT_PARTICIPANTS: usize = 20;
+
 /// The earliest free slots for the resource and participants, inside the tenant's working
 /// hours in the asked zone.
 pub async fn free_slots(
@@ -284,6 +288,12 @@ pub async fn free_slots(
                 .map_err(|_| invalid("participants", "list addresses separated by commas"))
         })
         .collect::<Result<Vec<_>, _>>()?;
+    if participants.len() > MAX_FREE_SLOT_PARTICIPANTS {
+        return Err(invalid(
+            "participants",
+            "ask about at most 20 people at once",
+        ));
+    }
     let query = SlotQuery {
         resource,
         participants,

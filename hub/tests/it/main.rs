@@ -21,6 +21,7 @@ mod mcp;
 mod meetings;
 mod notify;
 mod observability;
+mod protection;
 mod safety;
 mod schema;
 mod support;

@@ -149,6 +149,13 @@ impl TestHub {
             mqtt_bind: "127.0.0.1:0".parse().expect("addr"),
             jobs: fast_jobs(),
             metrics_token: Secret::new(METRICS_TOKEN),
+            // Tests poll far faster than any client (every 20 ms, a call per meeting), so the
+            // credential and tenant budgets are off; protection.rs sets the ones it tests.
+            limits: hub::config::LimitsConfig {
+                credential_per_second: 0,
+                tenant_per_second: 0,
+                ..Default::default()
+            },
             ..Config::default()
         };
         adjust(&mut config);
