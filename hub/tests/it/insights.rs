@@ -663,7 +663,12 @@ async fn daily_stats_survive_a_restart_and_add_up_across_processes(engine: Engin
         "after a restart: {stats}"
     );
     let metrics = hub
-        .call(Method::GET, "/metrics", None, None)
+        .call(
+            Method::GET,
+            "/metrics",
+            Some(crate::support::METRICS_TOKEN),
+            None,
+        )
         .await
         .text()
         .await
