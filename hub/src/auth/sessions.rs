@@ -157,17 +157,46 @@ pub fn csrf_matches(secret: &str, presented: &str) -> bool {
         .into()
 }
 
-/// The session secret the request's cookies carry, if any.
-pub fn secret_from_cookies(headers: &axum::http::HeaderMap) -> Option<String> {
+/// The value of the request's cookie called `name`, if it sent one.
+pub fn cookie_value(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(axum::http::header::COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(cookie::Cookie::split_parse)
         .filter_map(Result::ok)
-        .find(|c| c.name() == SECURE_COOKIE || c.name() == COOKIE)
+        .find(|c| c.name() == name)
         .map(|c| c.value().to_string())
+}
+
+/// The session secret the request's cookies carry, if any.
+pub fn secret_from_cookies(headers: &axum::http::HeaderMap) -> Option<String> {
+    cookie_value(headers, SECURE_COOKIE)
+        .or_else(|| cookie_value(headers, COOKIE))
         .filter(|value| value.starts_with("corbi_ses_"))
+}
+
+/// A `Set-Cookie` value for a flow in progress (an OAuth or sign-in `state`): `HttpOnly`,
+/// `SameSite=Lax`, scoped to `path`, living `ttl`; `value` None removes it.
+pub fn flow_cookie(
+    name: &str,
+    value: Option<&str>,
+    path: &str,
+    secure: bool,
+    ttl: Duration,
+) -> String {
+    let max_age = match value {
+        Some(_) => cookie::time::Duration::seconds(ttl.num_seconds()),
+        None => cookie::time::Duration::ZERO,
+    };
+    cookie::Cookie::build((name.to_string(), value.unwrap_or_default().to_string()))
+        .path(path.to_string())
+        .http_only(true)
+        .same_site(cookie::SameSite::Lax)
+        .secure(secure)
+        .max_age(max_age)
+        .build()
+        .to_string()
 }
 
 /// The `Set-Cookie` value that stores a session in the browser, or (`secret` None) removes it.

@@ -26,7 +26,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{Google, scopes};
 use crate::{
-    auth::{Actor, policy, tokens},
+    auth::{Actor, policy, sessions, tokens},
     connections::{ConnectionError, ConnectionStatus, Connections, Owner},
     db::{Db, DbError, timestamp},
     error::{ApiError, ApiQuery},
@@ -118,29 +118,18 @@ async fn start(
 const BROWSER_COOKIE: &str = "corbi_oauth_state";
 
 fn browser_cookie(public_url: &str, value: Option<&str>) -> String {
-    let max_age = match value {
-        Some(_) => cookie::time::Duration::minutes(10),
-        None => cookie::time::Duration::ZERO,
-    };
-    cookie::Cookie::build((BROWSER_COOKIE, value.unwrap_or_default().to_string()))
-        .path("/oauth/google")
-        .http_only(true)
-        .same_site(cookie::SameSite::Lax)
-        .secure(public_url.starts_with("https://"))
-        .max_age(max_age)
-        .build()
-        .to_string()
+    sessions::flow_cookie(
+        BROWSER_COOKIE,
+        value,
+        "/oauth/google",
+        public_url.starts_with("https://"),
+        Duration::minutes(10),
+    )
 }
 
 /// True when the request carries the state cookie with this value.
 fn started_in_this_browser(headers: &axum::http::HeaderMap, value: &str) -> bool {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(cookie::Cookie::split_parse)
-        .filter_map(Result::ok)
-        .any(|c| c.name() == BROWSER_COOKIE && !value.is_empty() && c.value() == value)
+    !value.is_empty() && sessions::cookie_value(headers, BROWSER_COOKIE).as_deref() == Some(value)
 }
 
 async fn save_state(

@@ -23,7 +23,7 @@ use super::{
 };
 use crate::{
     auth::{
-        store,
+        sessions, store,
         tokens::{self, TokenKind},
     },
     config::GoogleConfig,
@@ -245,18 +245,13 @@ async fn begin(
 }
 
 fn state_cookie(state: &SigninState, value: Option<&str>) -> String {
-    let max_age = match value {
-        Some(_) => cookie::time::Duration::seconds(STATE_TTL.num_seconds()),
-        None => cookie::time::Duration::ZERO,
-    };
-    cookie::Cookie::build((STATE_COOKIE, value.unwrap_or_default().to_string()))
-        .path(STATE_COOKIE_PATH)
-        .http_only(true)
-        .same_site(cookie::SameSite::Lax)
-        .secure(state.signin.inner.secure)
-        .max_age(max_age)
-        .build()
-        .to_string()
+    sessions::flow_cookie(
+        STATE_COOKIE,
+        value,
+        STATE_COOKIE_PATH,
+        state.signin.inner.secure,
+        STATE_TTL,
+    )
 }
 
 async fn save_state(
@@ -356,7 +351,7 @@ async fn finish(
     let (Some(code), Some(returned)) = (params.code.as_deref(), params.state.as_deref()) else {
         return Err(SigninError::Google("code or state missing".into()));
     };
-    if state_from_cookies(headers).as_deref() != Some(returned) {
+    if sessions::cookie_value(headers, STATE_COOKIE).as_deref() != Some(returned) {
         return Err(SigninError::Google(
             "the sign-in was started in another browser".into(),
         ));
@@ -372,17 +367,6 @@ async fn finish(
     let secret = open_session(&state.db, &state.signin, &user).await?;
     tracing::info!(tenant_id = %user.tenant_id, user_id = %user.id, "signed in with Google");
     Ok((secret, pending.next))
-}
-
-fn state_from_cookies(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(axum::http::header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(cookie::Cookie::split_parse)
-        .filter_map(Result::ok)
-        .find(|c| c.name() == STATE_COOKIE)
-        .map(|c| c.value().to_string())
 }
 
 /// The user a Google account is: the oldest active user with its email (a person in several
